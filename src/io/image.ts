@@ -1,6 +1,6 @@
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 
 /** An 8-bit image, row-major interleaved channels: data[(y * width + x) * channels + c]. */
 export interface Image {
@@ -73,7 +73,7 @@ export async function decodeImage(bytes: Uint8Array, source = 'image'): Promise<
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     checkImageSize(view.getUint32(16), view.getUint32(20), source);
   }
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (err) {
