@@ -58,6 +58,8 @@ export interface BuildOptions {
   out: string;
   /** Keep only the first N emoji rows (by Unicode sort order), with all their variants. */
   limit?: number;
+  /** Keep only rows for which this returns true (applied before `limit`); for tests and experiments. */
+  select?: (row: { unified: string; category: string; subcategory: string }) => boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -85,9 +87,10 @@ export const SPLIT_FRACTIONS: Record<Split, number> = { train: 0.9, val: 0.05, t
 
 export const SPLIT_RULE =
   'Images are grouped by genderKey (tone-, gender- and qualification-free hexcode; both styles) and ' +
-  'by identical RGBA pixels (union-find). Groups are visited in the order of FNV-1a of their smallest ' +
-  "key ('puma-split-v1:' prefix) and each goes to the split furthest below its share of images " +
-  '(90/5/5), so the fractions hold to within one group while membership looks random.';
+  'by identical RGBA pixels (union-find). Within each stratum (groups with two genders; with skin ' +
+  'tones; the rest) groups are visited in the order of FNV-1a of their smallest key ' +
+  "('puma-split-v1:' prefix) and each goes to the split furthest below its share of images (90/5/5), " +
+  'so the fractions hold to within one group per stratum while membership looks random.';
 /**
  * Reads emoji-datasource-google, emoji-datasource-twitter and emojibase-data and writes
  * `<out>/images.bin` and `<out>/index.json`.
@@ -104,7 +107,8 @@ export async function buildEmojiWorld(opts: BuildOptions): Promise<BuildResult> 
   if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit <= 0)) {
     throw new Error(`--limit must be a positive integer, got ${opts.limit}`);
   }
-  const limited = opts.limit !== undefined ? rows.slice(0, opts.limit) : rows;
+  const selected = opts.select ? rows.filter((r) => opts.select!(r)) : rows;
+  const limited = opts.limit !== undefined ? selected.slice(0, opts.limit) : selected;
   const emojibase = new Map(LOCALES.map((l) => [l, loadEmojibase(l)]));
   const en = emojibase.get('en')!;
 
@@ -273,23 +277,43 @@ export function assignSplits(concepts: EmojiConcept[], images: EmojiImage[]): vo
     const cur = groupKey.get(root);
     if (cur === undefined || key < cur) groupKey.set(root, key);
   }
-  const groups = [...groupKey.entries()].map(([root, key]) => ({ root, key, hash: fnv1a(`puma-split-v1:${key}`), size: 0 }));
+  // Strata, so every split gets gender pairs and tone pairs: a group with two genders, else one
+  // with skin tones, else plain. Each stratum is balanced on its own.
+  const genders = new Map<number, Set<string>>();
+  const toned = new Set<number>();
+  for (const img of images) {
+    const root = find(img.id);
+    const c = concepts[img.concept];
+    if (c.gender) genders.set(root, (genders.get(root) ?? new Set()).add(c.gender));
+    if (c.tones.length > 0) toned.add(root);
+  }
+  const stratumOf = (root: number) => ((genders.get(root)?.size ?? 0) > 1 ? 'gender' : toned.has(root) ? 'tone' : 'plain');
+  const groups = [...groupKey.entries()].map(([root, key]) => ({
+    root,
+    key,
+    stratum: stratumOf(root),
+    hash: fnv1a(`puma-split-v1:${key}`),
+    size: 0,
+  }));
   const byRoot = new Map(groups.map((g) => [g.root, g]));
   for (const img of images) byRoot.get(find(img.id))!.size++;
   groups.sort((a, b) => a.hash - b.hash || (a.key < b.key ? -1 : 1));
-  const assigned: Record<Split, number> = { train: 0, val: 0, test: 0 };
   const splitOfRoot = new Map<number, Split>();
-  let total = 0;
-  for (const g of groups) {
-    total += g.size;
-    let best: Split = 'train';
-    let bestDeficit = -Infinity;
-    for (const split of ['val', 'test', 'train'] as Split[]) {
-      const deficit = SPLIT_FRACTIONS[split] * total - assigned[split];
-      if (deficit > bestDeficit) [best, bestDeficit] = [split, deficit];
+  for (const stratum of ['gender', 'tone', 'plain']) {
+    const assigned: Record<Split, number> = { train: 0, val: 0, test: 0 };
+    let total = 0;
+    for (const g of groups) {
+      if (g.stratum !== stratum) continue;
+      total += g.size;
+      let best: Split = 'train';
+      let bestDeficit = -Infinity;
+      for (const split of ['val', 'test', 'train'] as Split[]) {
+        const deficit = SPLIT_FRACTIONS[split] * total - assigned[split];
+        if (deficit > bestDeficit) [best, bestDeficit] = [split, deficit];
+      }
+      assigned[best] += g.size;
+      splitOfRoot.set(g.root, best);
     }
-    assigned[best] += g.size;
-    splitOfRoot.set(g.root, best);
   }
   for (const img of images) img.split = splitOfRoot.get(find(img.id))!;
 }
