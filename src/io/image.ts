@@ -116,7 +116,8 @@ export async function encodeImage(img: Image, format: ImageFormat, quality = 90)
   if (img.data.length !== img.width * img.height * img.channels) {
     throw new Error(`image data has ${img.data.length} bytes, expected ${img.width}x${img.height}x${img.channels}`);
   }
-  const s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } });
+  let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } });
+  if (img.channels === 1) s = s.toColourspace('b-w');
   if (format === 'png') return s.png({ compressionLevel: 9 }).toBuffer();
   if (format === 'jpeg') return s.jpeg({ quality }).toBuffer();
   return s.webp({ quality, lossless: quality >= 100 }).toBuffer();

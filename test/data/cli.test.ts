@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { decodeImage } from '../../src/io/image.js';
+
+// Runs the CLI from source (not dist/, which may be stale) the way a user would.
+const puma = (...args: string[]) => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const dir = mkdtempSync(join(tmpdir(), 'puma-cli-'));
+const data = join(dir, 'emoji');
+
+test('puma data build / stats / show, and tokenizer train / info', async () => {
+  const build = puma('data', 'build', '--out', data, '--limit', '12');
+  assert.equal(build.code, 0, build.err);
+  assert.match(build.out, /wrote 24 images of 12 concepts/);
+  assert.match(build.out, /CC-BY 4\.0/);
+
+  const stats = puma('data', 'stats', '--data', data, '--json');
+  assert.equal(stats.code, 0, stats.err);
+  const s = JSON.parse(stats.out);
+  assert.equal(s.images, 24);
+  assert.equal(s.splits.train.images + s.splits.val.images + s.splits.test.images, 24);
+  assert.equal(s.tasks.edit.train, s.editKinds.train.style);
+
+  const out = join(dir, 'grid.png');
+  const show = puma('data', 'show', '--task', 'edit', '--n', '3', '--data', data, '--out', out);
+  assert.equal(show.code, 0, show.err);
+  const grid = await decodeImage(readFileSync(out));
+  assert.ok(grid.width >= 2 * 128 && grid.height > 3 * 128, `${grid.width}x${grid.height}`);
+
+  const tokFile = join(dir, 'tok.json');
+  const train = puma('tokenizer', 'train', '--data', data, '--vocab', '600', '--out', tokFile);
+  assert.equal(train.code, 0, train.err);
+  assert.match(train.out, /600 tokens/);
+  const info = puma('tokenizer', 'info', '--tokenizer', tokFile);
+  assert.match(info.out, /imgStart\s+\d+\t\[IMG\]/);
+});
+
+test('user errors print one line and exit 1', () => {
+  const cases: [string[], RegExp][] = [
+    [['data', 'stats', '--data', join(dir, 'missing')], /^puma: no emoji dataset at .*missing/],
+    [['data', 'show', '--task', 'juggle', '--out', 'x.png', '--data', data], /^puma: unknown task 'juggle'/],
+    [['data', 'build', '--limit', '-3', '--out', join(dir, 'x')], /^puma: --limit must be a positive integer/],
+    [['tokenizer', 'info', '--tokenizer', join(dir, 'none.json')], /^puma: tokenizer file not found/],
+  ];
+  for (const [args, re] of cases) {
+    const r = puma(...args);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.match(r.err, re);
+    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+  }
+});
