@@ -128,11 +128,14 @@ static Napi::Value AdamW(const Napi::CallbackInfo& info) {
   const float lr = get("lr"), b1 = get("beta1"), b2 = get("beta2"), eps = get("eps"), wd = get("weightDecay");
   const float bc1 = get("bc1"), bc2 = get("bc2");
   const float decay = 1.0f - lr * wd, step = lr / bc1, inv_bc2 = 1.0f / bc2;
+  // 1 - beta in double: 1 - 0.999f in float32 is 1.3e-5 off 0.001 (PyTorch passes 1 - beta2 as a double).
+  const double beta1 = h.Get("beta1").As<Napi::Number>().DoubleValue(), beta2 = h.Get("beta2").As<Napi::Number>().DoubleValue();
+  const float one_m_b1 = static_cast<float>(1.0 - beta1), one_m_b2 = static_cast<float>(1.0 - beta2);
 #pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
   for (int64_t i = 0; i < n; i++) {
     const float gi = g[i];
-    m[i] = b1 * m[i] + (1.0f - b1) * gi;
-    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+    m[i] = b1 * m[i] + one_m_b1 * gi;
+    v[i] = b2 * v[i] + one_m_b2 * gi * gi;
     p[i] = p[i] * decay - step * m[i] / (std::sqrt(v[i] * inv_bc2) + eps);
   }
   return info.Env().Undefined();
