@@ -121,12 +121,24 @@ export function backward(root: Tensor, grad?: Tensor): void {
         }
         if (g !== grad) g.dispose();
         if (node.saved) for (const s of node.saved) s.dispose();
-        t.gradNode = null;
+        // Not null: a freed intermediate must not pass for a leaf in a later backward() (that
+        // would silently give the real leaves no gradient and keep a .grad on the intermediate).
+        t.gradNode = freedNode(node.op);
       }
     } finally {
       gradEnabled = prevEnabled;
     }
   });
+}
+
+function freedNode(op: string): GradNode {
+  return {
+    op,
+    inputs: [],
+    backward() {
+      throw new Error(`backward() through a graph that was already freed (at ${op}): run the forward again for a second backward`);
+    },
+  };
 }
 
 let addImpl: ((a: Tensor, b: Tensor) => Tensor) | null = null;
