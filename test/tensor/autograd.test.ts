@@ -1,7 +1,9 @@
 // Autograd semantics: accumulation, noGrad, detach, leaf rules, errors, graph freeing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { withBackend } from '../../src/backend/index.js';
 import * as T from '../../src/tensor/index.js';
+import { BACKENDS } from './helpers.js';
 
 const arr = (t: T.Tensor | null) => {
   assert.ok(t, 'expected a tensor');
@@ -157,4 +159,41 @@ test('shape errors name the shapes', () => {
   assert.throws(() => T.matmul(T.zeros([2, 3]), T.zeros([4, 2])), /inner dims/);
   assert.throws(() => T.reshape(T.zeros([6]), [4, -1]), /cannot reshape/);
   assert.throws(() => T.embedding(T.zeros([3, 2]), T.fromArray(new Int32Array([3]), [1], 'int32')), /out of range/);
+});
+
+test('gradients at kinks follow PyTorch (relu 0, abs 0, clamp bounds inclusive, pow at 0), on both backends', () => {
+  for (const be of BACKENDS) {
+    withBackend(be, () => {
+      const grad = (f: (x: T.Tensor) => T.Tensor, values: number[]) => {
+        const x = T.fromArray(values).requiresGrad_();
+        T.sum(f(x)).backward();
+        return arr(x.grad);
+      };
+      assert.deepEqual(grad(T.relu, [0, -1, 2]), [0, 0, 1], be);
+      assert.deepEqual(grad(T.abs, [0, -1, 2]), [0, -1, 1], be);
+      assert.deepEqual(grad((x) => T.clamp(x, -0.5, 0.75), [-0.5, 0.75, 1, -1]), [1, 1, 0, 0], be);
+      assert.deepEqual(grad((x) => T.pow(x, 2), [0, 3]), [0, 6], be);
+      assert.deepEqual(grad((x) => T.pow(x, 0), [0, 3]), [0, 0], be);
+    });
+  }
+});
+
+test('softmax-family ops are stable at extreme logits, on both backends', () => {
+  for (const be of BACKENDS) {
+    withBackend(be, () => {
+      assert.deepEqual(arr(T.logSoftmax(T.fromArray([1000, 0]))), [0, -1000], be);
+      assert.deepEqual(arr(T.softmax(T.fromArray([-Infinity, 0, -Infinity]))), [0, 1, 0], be);
+      const s = arr(T.sigmoid(T.fromArray([-200, 200])));
+      assert.ok(s[0] >= 0 && s[0] < 1e-30 && s[1] === 1, `${be} sigmoid ${s}`);
+      const ce = T.crossEntropy(T.fromArray([[1000, 0, -1000]]), T.fromArray(new Int32Array([1]), [1], 'int32'));
+      assert.ok(Math.abs(ce.item() - 1000) < 1e-3, `${be} crossEntropy ${ce.item()}`);
+      // A query whose keys are all masked gives zeros, not NaN (and no NaN gradient).
+      const q = T.ones([1, 1, 2, 2]).requiresGrad_();
+      const mask = T.fromArray([-Infinity, -Infinity, 0, -Infinity], [2, 2]);
+      const o = T.scaledDotProductAttention(q, T.ones([1, 1, 2, 2]), T.ones([1, 1, 2, 2]), { mask });
+      assert.deepEqual(arr(o), [0, 0, 1, 1], be);
+      T.sum(o).backward();
+      assert.ok(arr(q.grad).every(Number.isFinite), `${be} attention grad not finite`);
+    });
+  }
 });

@@ -49,8 +49,11 @@ function stridedInput(g: G, shape: number[], kind: number, std = 1): { leaf: Ten
   const inverse = new Array<number>(n);
   p.forEach((d, i) => (inverse[d] = i));
   const view = T.narrow(T.permute(leaf, inverse), pad, 1, shape[pad]);
-  return { leaf, view };
+  return { leaf, view: denseInputs ? T.clone(view) : view };
 }
+
+/** When set, stridedInput hands out contiguous copies: the same values in the plain layout. */
+let denseInputs = false;
 
 interface Result { outs: Float32Array[]; ints: Int32Array[]; grads: Float32Array[] }
 
@@ -84,8 +87,21 @@ function runOn(be: 'native' | 'reference', seed: number, fn: (g: G) => { out: Te
   }));
 }
 
+/**
+ * Native vs reference on the same strided inputs; and, since an op-layer stride bug would be
+ * shared by both backends, the reference on strided inputs vs the reference on dense copies.
+ */
 function agree(label: string, seed: number, fn: (g: G) => { out: Tensor | Tensor[]; leaves: Tensor[] }, tol = DEFAULT_TOL): void {
   const nat = runOn('native', seed, fn), ref = runOn('reference', seed, fn);
+  denseInputs = true;
+  let flat: Result;
+  try {
+    flat = runOn('reference', seed, fn);
+  } finally {
+    denseInputs = false;
+  }
+  ref.outs.forEach((o, i) => assertClose(o, flat.outs[i], tol, `${label} seed ${seed} output ${i}, strided vs dense inputs`));
+  ref.grads.forEach((gr, i) => assertClose(gr, flat.grads[i], tol, `${label} seed ${seed} grad ${i}, strided vs dense inputs`));
   assert.equal(nat.outs.length, ref.outs.length);
   nat.outs.forEach((o, i) => assertClose(o, ref.outs[i], tol, `${label} seed ${seed} output ${i}`));
   nat.ints.forEach((o, i) => assert.deepEqual(Array.from(o), Array.from(ref.ints[i]), `${label} seed ${seed} int output ${i}`));
