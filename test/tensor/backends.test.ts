@@ -332,10 +332,33 @@ test('cat, stack, split, chunk, contiguous on strided inputs', { skip }, () => {
   }
 });
 
+// Native kernels go multi-threaded above 2^15 elements (common.h kParallelGrain): one round
+// of shapes past that, so the OpenMP paths and their partial-sum merges are compared too.
+test('shapes large enough for the native kernels to run multi-threaded', { skip }, () => {
+  agree('large', 77, (g) => {
+    const a = stridedInput(g, [64, 600], 1), b = stridedInput(g, [1, 600], 0);
+    const gn = stridedInput(g, [2, 32, 24, 24], 2), im = stridedInput(g, [2, 16, 32, 36], 1);
+    const w = randn(g, [600]).requiresGrad_();
+    const table = stridedInput(g, [1000, 40], 1), ids = T.randint(0, 1000, [1000], g);
+    const logits = stridedInput(g, [100, 400], 2, 3), targets = T.randint(0, 400, [100], g);
+    const x = stridedInput(g, [5, 64, 128], 1);
+    const { cos, sin } = T.ropeTables(64, 128);
+    return {
+      out: [
+        T.mul(a.view, b.view), T.gelu(a.view), T.sum(a.view, 0), T.max(a.view, 1), T.softmax(a.view, -1), T.logSoftmax(a.view, 0),
+        T.layerNorm(a.view, w, w), T.rmsNorm(a.view, w), T.groupNorm(gn.view, 8, null, null),
+        T.avgPool2d(im.view, 2), T.upsampleNearest(im.view, 2), T.embedding(table.view, ids),
+        T.crossEntropy(logits.view, targets), T.rope(x.view, cos, sin),
+      ],
+      leaves: [a.leaf, b.leaf, gn.leaf, im.leaf, w, table.leaf, logits.leaf, x.leaf],
+    };
+  }, SUM_TOL);
+});
+
 test('adamw kernel: native and reference update identically', { skip }, () => {
   const native = loadNativeBackend()!;
   const g = new T.Generator(3);
-  const n = 1037;
+  const n = 40_037; // past the threading threshold, and not a multiple of the vector width
   const mk = (f: () => number) => Float32Array.from({ length: n }, f);
   const p = mk(() => g.normal()), grad = mk(() => g.normal()), m = mk(() => 0.1 * g.normal()), v = mk(() => 0.01 * g.uniform());
   const step = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, bc1: 1 - 0.9 ** 3, bc2: 1 - 0.999 ** 3 };
