@@ -18,7 +18,7 @@ function deepFreeze<T>(o: T): T {
 
 /** defaults <- file (snake_case keys) <- overrides (camelCase), frozen. Unknown file keys are ignored. */
 function build<T extends object>(defaults: T, raw: Json, overrides: Partial<T> = {}): Readonly<T> {
-  const out: Record<string, unknown> = { ...defaults };
+  const out = { ...defaults } as Record<string, unknown>;
   for (const k of Object.keys(defaults)) {
     const v = raw[camelToSnake(k)];
     if (v !== undefined) out[k] = v;
