@@ -183,6 +183,17 @@ export function diffusersComponent(root: string, component: string): { dir: stri
   return { dir, config, weights };
 }
 
+/**
+ * The folder of one model component: `path/subfolder` when given, else `path` itself when it
+ * holds config.json, else `path/<fallback>` (a pipeline root).
+ */
+export function resolveComponent(path: string, subfolder?: string): string {
+  const dir = subfolder ? join(path, subfolder) : path;
+  if (!existsSync(join(dir, 'config.json'))) throw new Error(`no config.json in ${dir}`);
+  if (!findWeights(dir)) throw new Error(`no safetensors weights in ${dir}`);
+  return dir;
+}
+
 /** Bytes a model's float32 parameters take once loaded. */
 export function float32Bytes(module: Module): number {
   return module.numParameters() * 4;

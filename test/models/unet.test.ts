@@ -5,7 +5,10 @@ import { unetConfig } from '../../src/io/config.js';
 import { UNet2DConditionModel } from '../../src/models/unet/model.js';
 import { timestepEmbedding } from '../../src/models/unet/resnet.js';
 import { noGrad } from '../../src/tensor/index.js';
-import { assertClose, fixtureConfig, fixtureIO, weightsPath } from './golden.js';
+import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { assertClose, FIXTURES, fixtureConfig, fixtureIO, weightsPath } from './golden.js';
 
 // Tolerance: float32 on both sides (weights are the stored BF16/F16 values); ~30 layers deep.
 const ATOL = 1e-4, RTOL = 1e-4;
@@ -52,4 +55,21 @@ test('timestep embedding puts cos first when flip_sin_to_cos', () => {
   const e = timestepEmbedding([0, 1], 4, true, 0).toArray();
   assert.deepEqual(Array.from(e.slice(0, 4)), [1, 1, 0, 0]);
   assert.ok(Math.abs(e[4] - Math.cos(1)) < 1e-7 && Math.abs(e[6] - Math.sin(1)) < 1e-7);
+});
+
+test('fromPretrained reads a diffusers pipeline folder (unet/config.json + diffusion_pytorch_model.safetensors)', () => {
+  const root = mkdtempSync(join(tmpdir(), 'puma-pipe-'));
+  mkdirSync(join(root, 'unet'));
+  copyFileSync(join(FIXTURES, 'unet_puma.config.json'), join(root, 'unet', 'config.json'));
+  copyFileSync(weightsPath('unet_puma'), join(root, 'unet', 'diffusion_pytorch_model.safetensors'));
+  const unet = UNet2DConditionModel.fromPretrained(root, 'unet');
+  const io = fixtureIO('unet_puma');
+  noGrad(() => {
+    const out = unet.forward({
+      sample: io.get('sample')!, timestep: Array.from(io.get('timestep')!.toArray()),
+      encoderHiddenStates: io.get('features')!, posWeight: Array.from(io.get('pos_weight')!.toArray()),
+    });
+    assertClose(out, io.get('out')!, 'unet_puma via fromPretrained', ATOL, RTOL);
+  });
+  assert.throws(() => UNet2DConditionModel.fromPretrained(root, 'vae'), /no config\.json/);
 });

@@ -1,6 +1,9 @@
 // CLIP with transformers' module names: the vision tower (PUMA's frozen image encoder), the
 // text tower (causal, pooled at EOS) and the projections with logit_scale similarity.
-import type { CLIPConfig, CLIPTextConfig, CLIPVisionConfig } from '../../io/config.js';
+import { loadCheckpoint } from '../../io/checkpoint.js';
+import {
+  clipConfig, clipVisionConfig, readConfigJson, type CLIPConfig, type CLIPTextConfig, type CLIPVisionConfig,
+} from '../../io/config.js';
 import { Conv2d, Embedding, LayerNorm, Linear, Module, ModuleList, multiHeadAttention } from '../../nn/index.js';
 import { normal } from '../../nn/init.js';
 import { cat, fromArray, gelu, quickGelu, type Tensor } from '../../tensor/index.js';
@@ -169,6 +172,19 @@ export class CLIPVisionModelWithProjection extends Module {
     this.visual_projection = this.module('visual_projection', new Linear(config.hiddenSize, config.projectionDim, { bias: false }));
   }
 
+  /**
+   * From a CLIPModel or CLIPVisionModelWithProjection folder (openai/clip-vit-large-patch14):
+   * the text tower's weights, if present, are skipped.
+   *
+   * @example
+   * const clip = CLIPVisionModelWithProjection.fromPretrained('/models/clip-vit-large-patch14').freeze();
+   */
+  static fromPretrained(dir: string): CLIPVisionModelWithProjection {
+    const m = new CLIPVisionModelWithProjection(clipVisionConfig(readConfigJson(dir)));
+    loadCheckpoint(m, dir, { ignore: CLIP_TEXT_KEYS });
+    return m.eval();
+  }
+
   forward(pixels: Tensor, opts: { outputHiddenStates?: boolean } = {}): CLIPVisionOutput & { imageEmbeds: Tensor } {
     const out = this.vision_model.forward(pixels, opts);
     return { ...out, imageEmbeds: this.visual_projection.forward(out.pooledOutput) };
@@ -264,6 +280,13 @@ export class CLIPModel extends Module {
     this.visual_projection = this.module('visual_projection', new Linear(vc.hiddenSize, config.projectionDim, { bias: false }));
     this.text_projection = this.module('text_projection', new Linear(tc.hiddenSize, config.projectionDim, { bias: false }));
     this.logit_scale = this.param('logit_scale', [], (t) => t.data.fill(config.logitScaleInitValue));
+  }
+
+  /** From a CLIPModel folder (config.json with text_config and vision_config, model.safetensors). */
+  static fromPretrained(dir: string): CLIPModel {
+    const m = new CLIPModel(clipConfig(readConfigJson(dir)));
+    loadCheckpoint(m, dir);
+    return m.eval();
   }
 
   imageEmbeds(pixels: Tensor): Tensor {

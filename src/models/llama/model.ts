@@ -1,7 +1,8 @@
 // LlamaForCausalLM with transformers' module names: RMSNorm, RoPE (with LLaMA-3 scaling),
 // grouped-query attention, SwiGLU, a KV cache, and an inputsEmbeds entry point (PUMA feeds
 // projected image features in and regresses features from the final hidden states).
-import type { LlamaConfig } from '../../io/config.js';
+import { loadCheckpoint } from '../../io/checkpoint.js';
+import { llamaConfig, readConfigJson, type LlamaConfig } from '../../io/config.js';
 import { Embedding, Linear, Module, ModuleList, RMSNorm, mergeHeads, splitHeads } from '../../nn/index.js';
 import {
   cat, fromArray, keep, rope, ropeTables, scaledDotProductAttention, silu, type Tensor,
@@ -195,6 +196,19 @@ export class LlamaForCausalLM extends Module {
     this.lm_head = config.tieWordEmbeddings ? null : this.module('lm_head', new Linear(config.hiddenSize, config.vocabSize, { bias: false }));
     if (config.tieWordEmbeddings) this.ignoredKeys = [/lm_head\.weight$/];
     this.invFreq = llamaInvFreq(config);
+  }
+
+  /**
+   * Builds the model from a transformers folder (config.json + model.safetensors or its shard
+   * index) and streams the weights in.
+   *
+   * @example
+   * const llm = LlamaForCausalLM.fromPretrained('/models/Meta-Llama-3-8B');
+   */
+  static fromPretrained(dir: string, overrides: Partial<LlamaConfig> = {}): LlamaForCausalLM {
+    const m = new LlamaForCausalLM(llamaConfig(readConfigJson(dir), overrides));
+    loadCheckpoint(m, dir);
+    return m.eval();
   }
 
   /** Token embeddings [B, T] -> [B, T, C] (to splice other embeddings in before forward). */

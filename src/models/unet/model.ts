@@ -1,7 +1,8 @@
 // diffusers' UNet2DConditionModel at any size up to SDXL, with PUMA's decoder additions:
 // `mapping_layer` (feature dim -> cross-attention dim) and `embed_img_pos` (learned positions
 // of the conditioning tokens, scaled per sample: 1 conditional, 0 unconditional).
-import type { UNetConfig } from '../../io/config.js';
+import { loadCheckpoint, resolveComponent } from '../../io/checkpoint.js';
+import { readConfigJson, unetConfig, type UNetConfig } from '../../io/config.js';
 import { Conv2d, GroupNorm, Linear, Module, ModuleList } from '../../nn/index.js';
 import { truncNormal } from '../../nn/init.js';
 import { cat, fromArray, silu, Tensor } from '../../tensor/index.js';
@@ -106,6 +107,20 @@ export class UNet2DConditionModel extends Module {
 
     this.conv_norm_out = this.module('conv_norm_out', new GroupNorm(c.normNumGroups, boc[0], c.normEps));
     this.conv_out = this.module('conv_out', new Conv2d(boc[0], c.outChannels, 3, { padding: 1 }));
+  }
+
+  /**
+   * From a diffusers component folder (`unet/` with config.json and diffusion_pytorch_model
+   * .safetensors), or a pipeline root and the subfolder name.
+   *
+   * @example
+   * const d0 = UNet2DConditionModel.fromPretrained('/models/PUMA/decoders/f0', 'unet');
+   */
+  static fromPretrained(path: string, subfolder?: string): UNet2DConditionModel {
+    const dir = resolveComponent(path, subfolder);
+    const m = new UNet2DConditionModel(unetConfig(readConfigJson(dir)));
+    loadCheckpoint(m, dir);
+    return m.eval();
   }
 
   /** PUMA's conditioning: mapping_layer, then embed_img_pos times each sample's weight. [B, S, Df] -> [B, S, D] */

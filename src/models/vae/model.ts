@@ -1,6 +1,7 @@
 // diffusers' AutoencoderKL: Encoder -> quant_conv -> diagonal Gaussian over latents;
 // post_quant_conv -> Decoder. PUMA keeps SDXL's VAE frozen and decodes latents / scaling_factor.
-import type { VAEConfig } from '../../io/config.js';
+import { loadCheckpoint, resolveComponent } from '../../io/checkpoint.js';
+import { readConfigJson, vaeConfig, type VAEConfig } from '../../io/config.js';
 import { Conv2d, GroupNorm, Module, ModuleList } from '../../nn/index.js';
 import { defaultGenerator, exp, randn, silu, type Generator, type Tensor } from '../../tensor/index.js';
 import { Attention, Downsample2D, ResnetBlock2D, Upsample2D } from '../unet/resnet.js';
@@ -174,6 +175,20 @@ export class AutoencoderKL extends Module {
     this.decoder = this.module('decoder', new Decoder(config));
     this.quant_conv = config.useQuantConv ? this.module('quant_conv', new Conv2d(2 * lc, 2 * lc, 1)) : null;
     this.post_quant_conv = config.usePostQuantConv ? this.module('post_quant_conv', new Conv2d(lc, lc, 1)) : null;
+  }
+
+  /**
+   * From a diffusers component folder (`vae/`), or a pipeline root and the subfolder name.
+   * Legacy attention names are renamed on the way in.
+   *
+   * @example
+   * const vae = AutoencoderKL.fromPretrained('/models/sdxl-vae').freeze();
+   */
+  static fromPretrained(path: string, subfolder?: string): AutoencoderKL {
+    const dir = resolveComponent(path, subfolder);
+    const m = new AutoencoderKL(vaeConfig(readConfigJson(dir)));
+    loadCheckpoint(m, dir, { rename: renameLegacyVaeKey });
+    return m.eval();
   }
 
   /** Images in [-1, 1], [B, 3, H, W] -> posterior over latents [B, Cz, H/8, W/8] (SDXL). */
