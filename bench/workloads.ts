@@ -73,8 +73,11 @@ const paramsOf = (o: unknown): Tensor[] => {
   return [];
 };
 
-function gpt(): Step {
-  const V = 256, D = 256, L = 4, H = 4, S = 256, B = 8;
+export interface GptConfig { vocab: number; dim: number; layers: number; heads: number; seq: number; batch: number }
+
+/** One AdamW training step of a GPT (pre-LayerNorm, GELU MLP, causal attention). */
+export function gpt(cfg: GptConfig = { vocab: 256, dim: 256, layers: 4, heads: 4, seq: 256, batch: 8 }): Step {
+  const { vocab: V, dim: D, layers: L, heads: H, seq: S, batch: B } = cfg;
   const model = {
     wte: param([V, D]), wpe: param([S, D]),
     blocks: Array.from({ length: L }, () => ({ ln1: lnP(D), qkv: lin(D, 3 * D), proj: lin(D, D), ln2: lnP(D), fc: lin(D, 4 * D), out: lin(4 * D, D) })),
@@ -178,7 +181,7 @@ export const WORKLOADS: Record<string, () => Step> = {
   'sgemm n=2048': () => sgemm(2048),
   'conv2d 3x3 64->64 32x64x32x32 fwd+bwd': conv,
   'attention fwd+bwd B8 H4 T256 D64 causal': attention,
-  'GPT AdamW step d256 L4 H4 T256 B8 V256': gpt,
+  'GPT AdamW step d256 L4 H4 T256 B8 V256': () => gpt(),
   'UNet train step 4x16x16 ch64/128 xattn B16': unet,
 };
 

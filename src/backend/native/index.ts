@@ -44,6 +44,11 @@ function load(): Addon | null {
     loadError = 'build/Release/puma_native.node not found; run `npm rebuild` (needs libopenblas-dev)';
     return null;
   }
+  // Idle OpenMP threads sleep instead of spinning: on a shared or busy machine a spinning
+  // thread steals the core its partner needs, and a 2-thread step became 4x slower than one
+  // thread (bench/memory.ts under one busy core: 41 ms/step spinning, 9 ms passive). libgomp
+  // reads this when the addon loads, so it must be set before.
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   try {
     addon = createRequire(import.meta.url)(path) as Addon;
   } catch (err) {
