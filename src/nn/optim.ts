@@ -105,6 +105,17 @@ export class AdamW {
     return m && v ? { m, v } : null;
   }
 
+  /** Restores moment estimates and the step count from a checkpoint (tensors are adopted). */
+  restore(states: { param: Tensor; m: Tensor; v: Tensor }[], stepCount: number): void {
+    for (const { param, m, v } of states) {
+      this.m.get(param)?.dispose();
+      this.v.get(param)?.dispose();
+      this.m.set(param, keep(m));
+      this.v.set(param, keep(v));
+    }
+    this.stepCount = stepCount;
+  }
+
   dispose(): void {
     for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
     this.m.clear();
