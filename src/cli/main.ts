@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDataCommands } from './data.js';
 import { registerTokenizerCommands } from './tokenizer.js';
+import { registerTrainCommands } from './train.js';
 
 /** Builds the `puma` command line. Each command group lives in its own file beside this one. */
 export function buildProgram(): Command {
@@ -9,6 +10,7 @@ export function buildProgram(): Command {
     .version('0.1.0');
   registerDataCommands(program);
   registerTokenizerCommands(program);
+  registerTrainCommands(program);
   return program;
 }
 

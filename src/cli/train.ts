@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { trainClip } from '../train/recipes/clip.js';
+import { trainVae } from '../train/recipes/vae.js';
+import type { RecipeOptions } from '../train/recipes/common.js';
+
+interface TrainFlags { data: string; runs: string; steps?: number; batch?: number; seed: number }
+
+function recipeOptions(f: TrainFlags): RecipeOptions {
+  return { data: f.data, runs: f.runs, steps: f.steps, batch: f.batch, seed: f.seed };
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('--data <dir>', 'emoji dataset (puma data build)', 'data/emoji')
+    .option('--runs <dir>', 'folder of training runs (checkpoints, logs)', 'runs')
+    .option('--steps <n>', 'total optimizer steps', (v) => positiveInt(v, '--steps'))
+    .option('--batch <n>', 'batch size', (v) => positiveInt(v, '--batch'))
+    .option('--seed <n>', 'random seed', (v) => Number(v), 0);
+}
+
+function positiveInt(v: string, name: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got '${v}'`);
+  return n;
+}
+
+function report(stage: string, r: { step: number; seconds: number; stopped: boolean; last: Record<string, number> }): void {
+  const what = r.stopped ? 'stopped (resume by running the same command)' : 'done';
+  process.stdout.write(`${stage}: ${what} at step ${r.step}, ${(r.seconds / 60).toFixed(1)} min of training; last ${JSON.stringify(r.last)}\n`);
+}
+
+/** `puma train ...`: every training stage, each resumable from its last checkpoint. */
+export function registerTrainCommands(program: Command): void {
+  const train = program.command('train').description('train the small PUMA on the emoji world (resumable)');
+  common(train.command('clip').description('stage 0a: the mini CLIP whose vision tower is the multi-granular encoder'))
+    .action(async (f: TrainFlags) => report('clip', await trainClip(recipeOptions(f))));
+  common(train.command('vae').description('stage 0b: the VAE (64x64x3 <-> 16x16x4)'))
+    .action(async (f: TrainFlags) => report('vae', await trainVae(recipeOptions(f))));
+}
