@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { llamaConfig } from '../../src/io/config.js';
+import { splitCoarseToFine } from '../../src/models/puma/encoder.js';
+import {
+  IMAGE_SLOTS, layoutSequence, pickToken, PumaMLLM, SCALE_OFFSETS, SCALE_WEIGHTS, TEXT_LOSS_WEIGHT, type MllmPart,
+} from '../../src/models/puma/mllm.js';
+import { mllmConfigFromJson, mllmConfigJson, type MllmConfig } from '../../src/models/puma/mllm-config.js';
+import { AdamW } from '../../src/nn/optim.js';
+import * as T from '../../src/tensor/index.js';
+
+const C = 8, V = 40;
+const TOK = { bos: 1, eos: 2, imgStart: 3, imgEnd: 4, pad: 0 };
+
+function tinyConfig(): Readonly<MllmConfig> {
+  const llm = llamaConfig({
+    vocab_size: V, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4,
+    num_key_value_heads: 2, max_position_embeddings: 1024, rope_theta: 10000, rms_norm_eps: 1e-5,
+    bos_token_id: TOK.bos, eos_token_id: TOK.eos,
+  });
+  return Object.freeze({ llm, featureDim: C, projector: 'mlp2x_gelu' as const, tokens: TOK });
+}
+
+function tinyModel(seed = 0): PumaMLLM {
+  T.manualSeed(seed);
+  return new PumaMLLM(tinyConfig());
+}
+
+/** Random features [341, C] whose coarse scales are distinct (kept across tidy scopes). */
+function features(seed: number): T.Tensor {
+  return T.randn([IMAGE_SLOTS, C], { generator: new T.Generator(seed) }).keep();
+}
+
+const tokens = (ids: number[], loss = false): MllmPart => ({ kind: 'tokens', ids, loss });
+const t2i = (prompt: number[], f: T.Tensor): MllmPart[] => [
+  tokens([TOK.bos, ...prompt, TOK.imgStart]), { kind: 'image', features: f, role: 'target' }, tokens([TOK.imgEnd, TOK.eos], true),
+];
+const i2t = (f: T.Tensor, caption: number[]): MllmPart[] => [
+  tokens([TOK.bos, TOK.imgStart]), { kind: 'image', features: f, role: 'input' }, tokens([TOK.imgEnd]), tokens([...caption, TOK.eos], true),
+];
+
+function rowsClose(a: Float32Array | Int32Array, b: Float32Array | Int32Array, tol: number, what: string): void {
+  assert.equal(a.length, b.length, `${what}: length`);
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= tol, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+}
+
+test('layout: token positions, feature slots after [IMG], loss positions', () => {
+  const f = features(1);
+  const l = layoutSequence(t2i([5, 6], f));
+  assert.equal(l.length, 4 + IMAGE_SLOTS + 2);
+  assert.deepEqual([...l.ids.slice(0, 4)], [TOK.bos, 5, 6, TOK.imgStart]);
+  assert.equal(l.ids[4], -1);
+  assert.equal(l.ids[4 + IMAGE_SLOTS - 1], -1);
+  assert.deepEqual([...l.ids.slice(4 + IMAGE_SLOTS)], [TOK.imgEnd, TOK.eos]);
+  assert.deepEqual(l.images.map((im) => [im.start, im.role]), [[4, 'target']]);
+  assert.deepEqual(l.lossPositions, [4 + IMAGE_SLOTS, 5 + IMAGE_SLOTS]);
+  assert.deepEqual(SCALE_OFFSETS, [85, 21, 5, 1, 0]);
+  assert.throws(() => layoutSequence([{ kind: 'image', features: T.zeros([4, C]), role: 'input' }]), /341/);
+});
+
+test('sequence building: embeddings of tokens, projected features in the slots, padding on the right', () => {
+  const m = tinyModel();
+  const f1 = features(1), f2 = features(2);
+  T.noGrad(() => {
+    const a = layoutSequence(t2i([5, 6], f1)), b = layoutSequence(i2t(f2, [7, 8, 9, 10]));
+    const x = m.embedSequences([a, b]);
+    const t = Math.max(a.length, b.length);
+    assert.deepEqual(x.shape, [2, t, 32]);
+    const row = (bi: number, p: number) => x.narrow(0, bi, 1).narrow(1, p, 1).contiguous().toArray();
+    const emb = (id: number) => m.llm.embed(T.fromArray(new Int32Array([id]), [1, 1], 'int32')).toArray();
+    const proj = (f: T.Tensor, i: number) => m.projector.forward(f.narrow(0, i, 1)).toArray();
+    rowsClose(row(0, 0), emb(TOK.bos), 0, 'a <s>');
+    rowsClose(row(0, 3), emb(TOK.imgStart), 0, 'a [IMG]');
+    for (const i of [0, 1, 5, 85, 340]) rowsClose(row(0, 4 + i), proj(f1, i), 1e-6, `a slot ${i}`);
+    rowsClose(row(0, 4 + IMAGE_SLOTS), emb(TOK.imgEnd), 0, 'a [/IMG]');
+    rowsClose(row(0, a.length - 1), emb(TOK.eos), 0, 'a </s>');
+    rowsClose(row(0, t - 1), emb(TOK.pad), 0, 'a padding');
+    for (const i of [0, 340]) rowsClose(row(1, 2 + i), proj(f2, i), 1e-6, `b slot ${i}`);
+    rowsClose(row(1, 2 + IMAGE_SLOTS + 1), emb(7), 0, 'b caption');
+    rowsClose(row(1, t - 1), emb(TOK.eos), 0, 'b </s>');
+  });
+});
+
+test('loss = 0.02 CE + sum alpha_k MSE_k, checked by hand', () => {
+  const m = tinyModel(3);
+  const f1 = features(11), f2 = features(12), f3 = features(13);
+  const batch = [t2i([5, 6], f1), i2t(f2, [7, 8]), t2i([9], f3)];
+  T.noGrad(() => {
+    const got = m.loss(batch);
+    const out = m.forwardTeacher(batch);
+    const H = 32, hid = out.hidden.contiguous().toArray(), t = out.hidden.shape[1];
+    const hrow = (b: number, p: number) => hid.subarray((b * t + p) * H, (b * t + p + 1) * H);
+    const lin = (w: Float32Array, bias: Float32Array | null, x: Float32Array, outN: number) =>
+      Float64Array.from({ length: outN }, (_, o) => {
+        let s = bias ? bias[o] : 0;
+        for (let i = 0; i < x.length; i++) s += w[o * x.length + i] * x[i];
+        return s;
+      });
+    const hw = m.regression_head.weight.toArray() as Float32Array, hb = m.regression_head.bias!.toArray() as Float32Array;
+    // MSE per scale: mean over the two target images of each image's mean over tokens and channels
+    const sq = [0, 0, 0, 0, 0];
+    const counts = [256, 64, 16, 4, 1];
+    [[0, f1], [2, f3]].forEach(([b, f]) => {
+      const fa = (f as T.Tensor).toArray();
+      const start = out.layouts[b as number].images[0].start;
+      for (let i = 0; i < IMAGE_SLOTS; i++) {
+        const pred = lin(hw, hb, hrow(b as number, start - 1 + i), C);
+        const k = SCALE_OFFSETS.findIndex((o, kk) => i >= o && i < o + counts[kk]);
+        for (let c = 0; c < C; c++) sq[k] += (pred[c] - fa[i * C + c]) ** 2 / (2 * counts[k] * C);
+      }
+    });
+    // CE over every learned token: [/IMG] and </s> of the t2i samples, the caption and </s> of the i2t one
+    const lw = m.llm.lm_head!.weight.toArray() as Float32Array;
+    let nll = 0, n = 0;
+    out.layouts.forEach((l, b) => {
+      for (const p of l.lossPositions) {
+        const z = lin(lw, null, hrow(b, p - 1), V);
+        const mx = Math.max(...z);
+        const lse = mx + Math.log(z.reduce((s, v) => s + Math.exp(v - mx), 0));
+        nll += lse - z[l.ids[p]];
+        n++;
+      }
+    });
+    assert.equal(n, 2 + 3 + 2);
+    assert.equal(got.textTokens, 7);
+    assert.equal(got.targetImages, 2);
+    const ce = nll / n;
+    const want = TEXT_LOSS_WEIGHT * ce + sq.reduce((s, v, k) => s + SCALE_WEIGHTS[k] * v, 0);
+    assert.ok(Math.abs(got.ce - ce) < 1e-4, `ce ${got.ce} vs ${ce}`);
+    sq.forEach((v, k) => assert.ok(Math.abs(got.mse[k] - v) < 1e-4 * Math.max(1, v), `mse f${k}: ${got.mse[k]} vs ${v}`));
+    assert.ok(Math.abs(got.loss.item() - want) < 1e-3 * want, `loss ${got.loss.item()} vs ${want}`);
+    assert.deepEqual(SCALE_WEIGHTS, [1, 8, 64, 512, 1024]);
+  });
+});
+
+test('teacher-forced regression equals token-by-token generation with the KV cache fed the same features', () => {
+  const m = tinyModel(4);
+  const f = features(21);
+  const full = T.noGrad(() => m.featurePredictions(m.forwardTeacher([t2i([5, 6, 7], f)]))!.pred);
+  const scales = m.generateImage([5, 6, 7], { upToScale: 0, feed: splitCoarseToFine(f.unsqueeze(0)) });
+  const teacher = splitCoarseToFine(full);
+  for (let k = 0; k < 5; k++) rowsClose(scales[k]!.toArray(), teacher[k].contiguous().toArray(), 2e-5, `f${k}`);
+  // without feeding, only f4 (predicted from [IMG]) can agree with the teacher-forced pass
+  const free = m.generateImage([5, 6, 7], { upToScale: 0 });
+  rowsClose(free[4]!.toArray(), teacher[4].contiguous().toArray(), 2e-5, 'free f4');
+});
+
+test('generateImage stops after the requested scale', () => {
+  const m = tinyModel(5);
+  const all = m.generateImage([5, 6]);
+  assert.deepEqual(all.map((s) => s?.shape), [[1, 256, C], [1, 64, C], [1, 16, C], [1, 4, C], [1, 1, C]]);
+  const coarse = m.generateImage([5, 6], { upToScale: 3 });
+  assert.deepEqual(coarse.map((s) => s?.shape ?? null), [null, null, null, [1, 4, C], [1, 1, C]]);
+  // a prefix of the same deterministic generation
+  rowsClose(coarse[3]!.toArray(), all[3]!.toArray(), 1e-5, 'f3');
+  const only = m.generateImage([5, 6], { upToScale: 4 });
+  assert.deepEqual(only.map((s) => s !== null), [false, false, false, false, true]);
+  assert.throws(() => m.generateImage([5], { upToScale: 5 }), /upToScale/);
+});
+
+test('top-p sampling keeps the nucleus; greedy takes the argmax', () => {
+  const logits = Float32Array.from([0, 5, 1, 4.9, -2]);
+  assert.equal(pickToken(logits, { greedy: true }), 1);
+  const g = new T.Generator(7);
+  const seen = new Set(Array.from({ length: 200 }, () => pickToken(logits, { topP: 0.9, generator: g })));
+  assert.deepEqual([...seen].sort(), [1, 3]);
+  assert.equal(pickToken(logits, { topP: 1e-6, generator: g }), 1);
+});
+
+test('config round-trips through its JSON', () => {
+  const c = tinyConfig();
+  const back = mllmConfigFromJson(JSON.parse(JSON.stringify(mllmConfigJson(c))));
+  assert.deepEqual(back.tokens, c.tokens);
+  assert.equal(back.llm.numKeyValueHeads, 2);
+  assert.equal(back.featureDim, C);
+});
+
+test('a tiny model overfits one text-to-image and one image-to-text sample', () => {
+  const m = tinyModel(6);
+  const f1 = features(31).mul(2).keep(), f2 = features(32);
+  const batch = [t2i([5, 6], f1), i2t(f2, [7, 8, 9])];
+  const opt = new AdamW(m.parameters(), { lr: 3e-3, weightDecay: 0 });
+  const losses: number[] = [], ces: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    T.tidy(() => {
+      opt.zeroGrad();
+      const l = m.loss(batch);
+      l.loss.backward();
+      opt.step();
+      losses.push(l.loss.item());
+      ces.push(l.ce);
+    });
+  }
+  assert.ok(losses[29] < 0.1 * losses[0], `loss ${losses[0].toFixed(1)} -> ${losses[29].toFixed(1)} in 30 steps`);
+  // the text term weighs 0.02, so the caption needs more steps than the features
+  assert.ok(ces[99] < 0.25 * ces[0], `ce ${ces[0].toFixed(2)} -> ${ces[99].toFixed(2)}`);
+  const prefix = i2t(f2, []).slice(0, 3);
+  const text = m.generateText(prefix, { greedy: true, maxTokens: 6 });
+  assert.deepEqual(text, [7, 8, 9]);
+});
