@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { trainClip } from '../train/recipes/clip.js';
 import { trainVae } from '../train/recipes/vae.js';
+import { trainDecoder } from '../train/recipes/decoder.js';
 import type { RecipeOptions } from '../train/recipes/common.js';
 
 interface TrainFlags { data: string; runs: string; steps?: number; batch?: number; seed: number }
@@ -36,4 +37,13 @@ export function registerTrainCommands(program: Command): void {
     .action(async (f: TrainFlags) => report('clip', await trainClip(recipeOptions(f))));
   common(train.command('vae').description('stage 0b: the VAE (64x64x3 <-> 16x16x4)'))
     .action(async (f: TrainFlags) => report('vae', await trainVae(recipeOptions(f))));
+  common(train.command('decoder').description('stage 1: the decoder of one feature scale (needs clip and vae)'))
+    .requiredOption('--scale <k>', 'feature scale: 0 (f0, 256 tokens) .. 4 (f4, 1 token)', (v) => {
+      const k = Number(v);
+      if (!Number.isInteger(k) || k < 0 || k > 4) throw new Error(`--scale must be one of 0, 1, 2, 3, 4, got '${v}'`);
+      return k;
+    })
+    .option('--spatial-channels <n>', 'channels of the spatial conditioning path (0 = cross-attention only, as the paper)', (v) => Number(v), 16)
+    .action(async (f: TrainFlags & { scale: number; spatialChannels: number }) =>
+      report(`decoder f${f.scale}`, await trainDecoder({ ...recipeOptions(f), scale: f.scale, spatialChannels: f.spatialChannels })));
 }
