@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { trainClip } from '../train/recipes/clip.js';
 import { trainVae } from '../train/recipes/vae.js';
 import { trainDecoder } from '../train/recipes/decoder.js';
+import { MLLM_TASKS, trainMllm, type MllmTask } from '../train/recipes/mllm.js';
 import type { RecipeOptions } from '../train/recipes/common.js';
 
 interface TrainFlags { data: string; runs: string; steps?: number; batch?: number; seed: number }
@@ -46,4 +47,15 @@ export function registerTrainCommands(program: Command): void {
     .option('--spatial-channels <n>', 'channels of the spatial conditioning path (0 = cross-attention only, as the paper)', (v) => Number(v), 16)
     .action(async (f: TrainFlags & { scale: number; spatialChannels: number }) =>
       report(`decoder f${f.scale}`, await trainDecoder({ ...recipeOptions(f), scale: f.scale, spatialChannels: f.spatialChannels })));
+  common(train.command('mllm').description('stages 2-3: the MLLM, pretraining (t2i + i2t) or instruction tuning of one task family (needs clip)'))
+    .requiredOption('--stage <stage>', 'pretrain | instruct', (v) => {
+      if (v !== 'pretrain' && v !== 'instruct') throw new Error(`--stage must be pretrain or instruct, got '${v}'`);
+      return v;
+    })
+    .option('--task <task>', `instruct only: ${MLLM_TASKS.join(' | ')}`, (v) => {
+      if (!(MLLM_TASKS as readonly string[]).includes(v)) throw new Error(`--task must be one of ${MLLM_TASKS.join(', ')}, got '${v}'`);
+      return v;
+    })
+    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask }) =>
+      report(`mllm ${f.stage}${f.task ? ` ${f.task}` : ''}`, await trainMllm({ ...recipeOptions(f), stage: f.stage, task: f.task })));
 }
