@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { SYSTEM_MESSAGE } from '../../src/data/tasks/sample.js';
+import type { EmojiWorld } from '../../src/data/emoji/world.js';
+import { MultiGranularEncoder } from '../../src/models/puma/encoder.js';
+import { IMAGE_SLOTS, SCALE_OFFSETS } from '../../src/models/puma/mllm.js';
+import { AdamW } from '../../src/nn/optim.js';
+import * as T from '../../src/tensor/index.js';
+import { buildMiniClip } from '../../src/train/recipes/clip.js';
+import { runTokenizer } from '../../src/train/recipes/common.js';
+import { drawSamples, evaluateMllm, loadTrainedMllm, mllmRunDir, samplesToParts, trainMllm } from '../../src/train/recipes/mllm.js';
+import { runTraining } from '../../src/train/run.js';
+import { buildSubset } from '../data/subset.js';
+
+let world: EmojiWorld, data: string, runs: string;
+
+before(async () => {
+  ({ world, dir: data } = await buildSubset());
+  runs = mkdtempSync(join(tmpdir(), 'puma-mllm-runs-'));
+});
+after(() => {
+  rmSync(data, { recursive: true, force: true });
+  rmSync(runs, { recursive: true, force: true });
+});
+
+test('pretraining uses each caption pair about half as text-to-image, half as image-to-text', () => {
+  const samples = drawSamples(world, 'pretrain', 'train', 400, 'a');
+  const t2i = samples.filter((s) => s.task === 'text-to-image');
+  assert.ok(t2i.length > 160 && t2i.length < 240, `${t2i.length} of 400 text-to-image`);
+  for (const s of samples.filter((x) => x.task === 'caption')) {
+    assert.deepEqual(s.segments.map((g) => (g.kind === 'text' ? `text:${g.loss}` : `image:${g.role}`)), ['image:input', 'text:true']);
+  }
+  assert.deepEqual(drawSamples(world, 'pretrain', 'train', 5, 'a'), samples.slice(0, 5), 'same seed, same samples');
+});
+
+test('instruction data: the layouts of each task family', () => {
+  const shape = (stage: Parameters<typeof drawSamples>[1]) =>
+    drawSamples(world, stage, 'train', 6, 'b').map((s) => s.segments.map((g) => (g.kind === 'text' ? 'T' : g.role === 'input' ? 'I' : 'O')).join(''));
+  for (const s of shape('t2i')) assert.equal(s, 'TO');
+  for (const s of shape('edit')) assert.equal(s, 'ITO');
+  for (const s of shape('cond')) assert.equal(s, 'ITO');
+  for (const smp of drawSamples(world, 'understand', 'train', 6, 'b')) {
+    const first = smp.segments[0];
+    assert.ok(first.kind === 'text' && first.text.startsWith(SYSTEM_MESSAGE) && !first.loss);
+    assert.deepEqual(smp.segments.map((g) => g.kind === 'text' && g.loss), [false, false, false, true], 'loss on the answer only');
+  }
+});
+
+test('features enter coarse to fine: the f4 slot is the mean of the 256 f0 slots', () => {
+  const tok = runTokenizer(world, runs);
+  T.manualSeed(1);
+  const encoder = new MultiGranularEncoder(buildMiniClip(tok).freeze().eval().vision_model);
+  const samples = drawSamples(world, 'edit', 'train', 2, 'c');
+  const parts = samplesToParts(samples, tok, encoder, world);
+  for (const p of parts) {
+    const images = p.filter((x) => x.kind === 'image');
+    assert.deepEqual(images.map((x) => x.kind === 'image' && x.role), ['input', 'target']);
+    for (const im of images) {
+      if (im.kind !== 'image') continue;
+      assert.deepEqual(im.features.shape, [IMAGE_SLOTS, 128]);
+      const f4 = im.features.narrow(0, SCALE_OFFSETS[4], 1).toArray();
+      const f0mean = im.features.narrow(0, SCALE_OFFSETS[0], 256).mean(0).toArray();
+      for (let c = 0; c < 128; c++) assert.ok(Math.abs(f4[c] - f0mean[c]) < 1e-4, `channel ${c}: ${f4[c]} vs ${f0mean[c]}`);
+    }
+  }
+});
+
+test('puma train mllm: clear errors, then pretraining and instruction tuning run and resume', async () => {
+  await assert.rejects(trainMllm({ data, runs, stage: 'pretrain', steps: 1 }), /puma train clip/);
+  const tok = runTokenizer(world, runs);
+  T.manualSeed(2);
+  const clip = buildMiniClip(tok);
+  // an untrained CLIP checkpoint stands in for `puma train clip`
+  await runTraining({ name: 'clip', dir: join(runs, 'clip'), modules: { clip }, optimizer: new AdamW(clip.parameters()), totalSteps: 0, step: () => ({}), progress: false });
+  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', steps: 1 }), /--stage pretrain/);
+  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', steps: 1 }), /--task/);
+  const r = await trainMllm({ data, runs, stage: 'pretrain', steps: 2, batch: 2, progress: false });
+  assert.equal(r.step, 2);
+  assert.ok(Number.isFinite(r.last.loss) && r.last.loss > 0);
+  const resumed = await trainMllm({ data, runs, stage: 'pretrain', steps: 3, batch: 2, progress: false });
+  assert.equal(resumed.step, 3);
+  const lines = readFileSync(join(mllmRunDir(runs, 'pretrain'), 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.step), [2, 3]);
+  const ft = await trainMllm({ data, runs, stage: 'instruct', task: 'understand', steps: 1, batch: 2, progress: false });
+  assert.equal(ft.step, 1);
+  assert.ok(ft.last.ce > 0 && !('mse0' in ft.last), 'understanding learns text only');
+  const dir = mllmRunDir(runs, 'understand');
+  assert.ok(existsSync(join(dir, 'log.jsonl')));
+  assert.equal(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).recipe.task, 'understand');
+  const mllm = loadTrainedMllm(dir);
+  assert.equal(mllm.config.featureDim, 128);
+  assert.equal(mllm.config.tokens.imgStart, tok.special.imgStart);
+  const encoder = new MultiGranularEncoder(clip.freeze().eval().vision_model);
+  const evT2i = evaluateMllm(mllm, [samplesToParts(drawSamples(world, 't2i', 'val', 2, 'e'), tok, encoder, world)]);
+  assert.deepEqual(Object.keys(evT2i).sort(), ['mse0', 'mse1', 'mse2', 'mse3', 'mse4']);
+  const evQa = evaluateMllm(mllm, [samplesToParts(drawSamples(world, 'understand', 'val', 2, 'e'), tok, encoder, world)]);
+  assert.deepEqual(Object.keys(evQa), ['tokenAcc']);
+  assert.ok(evQa.tokenAcc >= 0 && evQa.tokenAcc <= 1);
+});
