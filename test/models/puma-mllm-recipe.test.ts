@@ -7,6 +7,7 @@ import { SYSTEM_MESSAGE } from '../../src/data/tasks/sample.js';
 import type { EmojiWorld } from '../../src/data/emoji/world.js';
 import { MultiGranularEncoder } from '../../src/models/puma/encoder.js';
 import { IMAGE_SLOTS, SCALE_OFFSETS } from '../../src/models/puma/mllm.js';
+import { promptParts, questionParts } from '../../src/models/puma/mllm-prompt.js';
 import { AdamW } from '../../src/nn/optim.js';
 import * as T from '../../src/tensor/index.js';
 import { buildMiniClip } from '../../src/train/recipes/clip.js';
@@ -66,6 +67,22 @@ test('features enter coarse to fine: the f4 slot is the mean of the 256 f0 slots
       for (let c = 0; c < 128; c++) assert.ok(Math.abs(f4[c] - f0mean[c]) < 1e-4, `channel ${c}: ${f4[c]} vs ${f0mean[c]}`);
     }
   }
+});
+
+test('questionParts writes the understanding prompt exactly as training saw it, up to the answer', () => {
+  const tok = runTokenizer(world, runs);
+  T.manualSeed(1);
+  const encoder = new MultiGranularEncoder(buildMiniClip(tok).freeze().eval().vision_model);
+  const qa = drawSamples(world, 'understand', 'val', 12, 'q').find((x) => x.task === 'qa')!;
+  const [train] = samplesToParts([qa], tok, encoder, world);
+  const img = train.find((x) => x.kind === 'image')!;
+  assert.ok(img.kind === 'image');
+  const prompt = questionParts(tok, img.features, String(qa.meta.question));
+  const ids = (ps: typeof train) => ps.flatMap((x) => (x.kind === 'tokens' ? [...x.ids] : [-1]));
+  // training: prompt, then the answer and </s> (the learned part)
+  assert.deepEqual(ids(prompt), ids(train.slice(0, -2)));
+  assert.ok(train.at(-2)!.kind === 'tokens' && (train.at(-2) as { loss: boolean }).loss);
+  assert.throws(() => promptParts([{ kind: 'image', ref: { image: 0 }, role: 'input' }], tok, []), /1 images/);
 });
 
 test('puma train mllm: clear errors, then pretraining and instruction tuning run and resume', async () => {

@@ -218,8 +218,12 @@ export class PumaMLLM extends Module {
    * const { loss, ce, mse } = mllm.loss(batch); loss.backward();
    */
   loss(batch: readonly (readonly MllmPart[])[]): MllmLoss {
-    const out = this.forwardTeacher(batch);
-    const { logits, targets } = this.textLogits(out);
+    return this.lossOf(this.forwardTeacher(batch));
+  }
+
+  /** The loss of a teacher-forced forward (for callers that also read its logits). */
+  lossOf(out: TeacherForward, text = this.textLogits(out)): MllmLoss {
+    const { logits, targets } = text;
     const feats = this.featurePredictions(out);
     let loss: Tensor | null = null, ce = 0;
     const mse = Array<number>(NUM_SCALES).fill(NaN);
@@ -262,7 +266,7 @@ export class PumaMLLM extends Module {
       ? [{ kind: 'tokens', ids: [bos, ...prompt, imgStart], loss: false }]
       : [...prompt, { kind: 'tokens', ids: [imgStart], loss: false }];
     const total = SCALE_OFFSETS[upTo] + SCALE_TOKENS[upTo];
-    const feed = opts.feed ? featureSlots(opts.feed) : null;
+    const feed = opts.feed ? keep(featureSlots(opts.feed)) : null;
     const cache = new KVCache(this.config.llm.numHiddenLayers);
     const slots: Tensor[] = [];
     try {
@@ -281,6 +285,7 @@ export class PumaMLLM extends Module {
       });
     } finally {
       cache.dispose();
+      feed?.dispose();
     }
     const seq = cat(slots, 1);
     for (const s of slots) s.dispose();

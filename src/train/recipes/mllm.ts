@@ -129,10 +129,11 @@ export function evaluateMllm(mllm: PumaMLLM, batches: readonly (readonly MllmPar
   T.noGrad(() => {
     for (const batch of batches) {
       T.tidy(() => {
-        const l = mllm.loss(batch);
+        const out = mllm.forwardTeacher(batch), text = mllm.textLogits(out);
+        const l = mllm.lossOf(out, text);
         if (l.targetImages) l.mse.forEach((m, k) => { sums[k] += m * l.targetImages; });
         images += l.targetImages;
-        const { logits, targets } = mllm.textLogits(mllm.forwardTeacher(batch));
+        const { logits, targets } = text;
         if (!logits) return;
         const pred = logits.argmax(-1).toArray();
         targets.forEach((t, i) => {
