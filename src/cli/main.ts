@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerDataCommands } from './data.js';
 import { registerTokenizerCommands } from './tokenizer.js';
 import { registerTrainCommands } from './train.js';
+import { registerReconstructCommands } from './reconstruct.js';
 
 /** Builds the `puma` command line. Each command group lives in its own file beside this one. */
 export function buildProgram(): Command {
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
   registerDataCommands(program);
   registerTokenizerCommands(program);
   registerTrainCommands(program);
+  registerReconstructCommands(program);
   return program;
 }
 

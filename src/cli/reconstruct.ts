@@ -1,0 +1,95 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { loadEmojiWorld } from '../data/emoji/world.js';
+import { SCHEDULER_NAMES, type SchedulerName } from '../diffusion/index.js';
+import { evalReconstruction, reconstructionTable } from '../eval/reconstruction.js';
+import { renderGrid } from '../io/grid.js';
+import { chwToImage, readImage, writeImage, type Image } from '../io/image.js';
+import { DECODE_DEFAULTS } from '../pipelines/decode.js';
+import { loadPumaFromRuns } from '../pipelines/model.js';
+import { prepareImage, reconstruct } from '../pipelines/reconstruct.js';
+import type { Tensor } from '../tensor/index.js';
+
+export function parseScales(v: string): number[] {
+  const ks = v.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 0 || k > 4)) {
+    throw new Error(`--scales takes a comma-separated list of 0..4 (0 = f0, finest), got '${v}'`);
+  }
+  return [...new Set(ks)];
+}
+
+export function parseSeeds(v: string): number[] {
+  const s = v.split(',').map((x) => Number(x.trim()));
+  if (s.length === 0 || s.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`--seeds takes non-negative integers, got '${v}'`);
+  return s;
+}
+
+function parseScheduler(v: string): SchedulerName {
+  if (!(SCHEDULER_NAMES as readonly string[]).includes(v)) throw new Error(`--scheduler must be one of ${SCHEDULER_NAMES.join(', ')}, got '${v}'`);
+  return v as SchedulerName;
+}
+
+export function tensorToImages(x: Tensor): Image[] {
+  const [b, c, h, w] = x.shape;
+  const flat = x.contiguous().data;
+  return Array.from({ length: b }, (_, i) => chwToImage({ data: flat.slice(i * c * h * w, (i + 1) * c * h * w), shape: [c, h, w] }, '01'));
+}
+
+interface DecodeFlags { model: string; data: string; steps: number; guidance: number; scheduler: SchedulerName }
+
+function decodeFlags(cmd: Command): Command {
+  return cmd
+    .option('--model <dir>', 'trained model (a runs folder)', 'runs')
+    .option('--data <dir>', 'emoji dataset (for an unfinished VAE run)', 'data/emoji')
+    .option('--steps <n>', 'sampling steps', (v) => Number(v), DECODE_DEFAULTS.steps)
+    .option('--guidance <g>', 'classifier-free guidance scale', (v) => Number(v), DECODE_DEFAULTS.guidance)
+    .option('--scheduler <name>', `sampler: ${SCHEDULER_NAMES.join(', ')}`, parseScheduler, DECODE_DEFAULTS.scheduler);
+}
+
+/** `puma reconstruct` and `puma eval reconstruction`. */
+export function registerReconstructCommands(program: Command): void {
+  decodeFlags(program.command('reconstruct').description('encode an image and decode it at each feature scale (paper Fig. 3)'))
+    .argument('<image>', 'PNG, JPEG or WebP file')
+    .option('--scales <list>', 'scales to decode, 0 (f0, finest) .. 4 (f4, coarsest)', parseScales, [4, 3, 2, 1, 0])
+    .option('--seeds <list>', 'one decode per seed', parseSeeds, [0])
+    .requiredOption('--out <dir>', 'output folder for PNGs and settings.json')
+    .action(async (path: string, f: DecodeFlags & { scales: number[]; seeds: number[]; out: string }) => {
+      const img = await readImage(path);
+      const model = loadPumaFromRuns(f.model, undefined, f.data);
+      const x = prepareImage(img);
+      mkdirSync(f.out, { recursive: true });
+      const rows = [];
+      for (const seed of f.seeds) {
+        const out = reconstruct(model, x, f.scales, { steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, seed });
+        const cells = [{ image: tensorToImages(x)[0], caption: 'input' }];
+        for (const k of f.scales) {
+          const im = tensorToImages(out.get(k)!)[0];
+          await writeImage(im, join(f.out, `f${k}-seed${seed}.png`));
+          cells.push({ image: im, caption: `f${k}` });
+        }
+        rows.push({ cells, text: `seed ${seed}` });
+      }
+      writeFileSync(join(f.out, 'grid.png'), await renderGrid(rows, { scale: 2 }));
+      writeFileSync(join(f.out, 'settings.json'), `${JSON.stringify({ command: 'reconstruct', image: path, ...f }, null, 2)}\n`);
+      process.stdout.write(`wrote ${f.scales.length * f.seeds.length} images and grid.png to ${f.out}\n`);
+    });
+
+  const ev = program.commands.find((c) => c.name() === 'eval') ?? program.command('eval').description('the paper\'s evaluation tables on the emoji world');
+  decodeFlags(ev.command('reconstruction').description('Table 1: PSNR_r and PSNR_d per scale on held-out images'))
+    .option('--n <n>', 'images', (v) => Number(v), 32)
+    .option('--split <s>', 'val or test', 'test')
+    .option('--seed <n>', 'first seed (the second decode uses seed + 1)', (v) => Number(v), 0)
+    .option('--json <file>', 'also write the rows as JSON')
+    .action((f: DecodeFlags & { n: number; split: 'val' | 'test'; seed: number; json?: string }) => {
+      const world = loadEmojiWorld(f.data);
+      const model = loadPumaFromRuns(f.model, world);
+      const rows = evalReconstruction(model, world, {
+        n: f.n, split: f.split, seed: f.seed, steps: f.steps, guidance: f.guidance, scheduler: f.scheduler,
+        onProgress: (m) => process.stderr.write(`\r${m}`),
+      });
+      process.stderr.write('\n');
+      process.stdout.write(`${reconstructionTable(rows)}\n`);
+      if (f.json) writeFileSync(f.json, `${JSON.stringify(rows, null, 2)}\n`);
+    });
+}
