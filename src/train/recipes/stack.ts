@@ -11,6 +11,7 @@ import { readSafetensors, writeSafetensors } from '../../io/safetensors.js';
 import * as T from '../../tensor/index.js';
 import { loadRunWeights } from '../run.js';
 import { buildMiniClip } from './clip.js';
+import { latentStd } from './vae.js';
 import { runTokenizer } from './common.js';
 
 export interface FrozenStack {
@@ -31,8 +32,11 @@ export function loadFrozenStack(world: EmojiWorld, runs: string): FrozenStack {
   if (!existsSync(join(runs, 'vae', 'latest'))) throw new Error(`no trained VAE in ${runs}/vae: run 'puma train vae' first`);
   loadRunWeights(join(runs, 'vae'), { vae });
   vae.freeze().eval();
-  const cfg = JSON.parse(readFileSync(join(runs, 'vae', 'config.json'), 'utf8')) as { scaling_factor?: number };
-  return { encoder: new MultiGranularEncoder(clip.vision_model), vae, scalingFactor: cfg.scaling_factor ?? 1 };
+  // The VAE run writes its scaling factor when it finishes; for an unfinished run, measure it.
+  const cfgPath = join(runs, 'vae', 'config.json');
+  const cfg = existsSync(cfgPath) ? JSON.parse(readFileSync(cfgPath, 'utf8')) as { scaling_factor?: number } : {};
+  const scalingFactor = cfg.scaling_factor ?? 1 / latentStd(vae, world);
+  return { encoder: new MultiGranularEncoder(clip.vision_model), vae, scalingFactor };
 }
 
 export interface FeatureCache {
