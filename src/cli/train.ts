@@ -58,4 +58,16 @@ export function registerTrainCommands(program: Command): void {
     })
     .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask }) =>
       report(`mllm ${f.stage}${f.task ? ` ${f.task}` : ''}`, await trainMllm({ ...recipeOptions(f), stage: f.stage, task: f.task })));
+  common(train.command('all').description('the whole recipe in order: clip, vae, decoders f0..f4, mllm pretrain, mllm instruct per task'))
+    .action(async (f: TrainFlags) => {
+      // --steps/--batch would mean different things per stage: each stage uses its own defaults.
+      const o = { data: f.data, runs: f.runs, seed: f.seed };
+      const t0 = performance.now();
+      report('clip', await trainClip(o));
+      report('vae', await trainVae(o));
+      for (const k of [0, 4, 1, 2, 3]) report(`decoder f${k}`, await trainDecoder({ ...o, scale: k }));
+      report('mllm pretrain', await trainMllm({ ...o, stage: 'pretrain' }));
+      for (const task of MLLM_TASKS) report(`mllm instruct ${task}`, await trainMllm({ ...o, stage: 'instruct', task }));
+      process.stdout.write(`all stages done in ${((performance.now() - t0) / 60000).toFixed(1)} min (this invocation)\n`);
+    });
 }
