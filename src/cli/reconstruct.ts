@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadEmojiWorld } from '../data/emoji/world.js';
@@ -7,9 +7,12 @@ import { evalReconstruction, reconstructionTable } from '../eval/reconstruction.
 import { renderGrid } from '../io/grid.js';
 import { chwToImage, readImage, writeImage, type Image } from '../io/image.js';
 import { DECODE_DEFAULTS } from '../pipelines/decode.js';
-import { loadPumaFromRuns } from '../pipelines/model.js';
+import { exportBundle, loadPuma } from '../pipelines/bundle.js';
 import { prepareImage, reconstruct } from '../pipelines/reconstruct.js';
 import type { Tensor } from '../tensor/index.js';
+
+/** The shipped model when present, else the local training runs. */
+export const DEFAULT_MODEL = existsSync('models/puma-emoji/clip') ? 'models/puma-emoji' : 'runs';
 
 export function parseScales(v: string): number[] {
   const ks = v.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
@@ -40,7 +43,7 @@ interface DecodeFlags { model: string; data: string; steps: number; guidance: nu
 
 function decodeFlags(cmd: Command): Command {
   return cmd
-    .option('--model <dir>', 'trained model (a runs folder)', 'runs')
+    .option('--model <dir>', 'trained model: a bundle (models/puma-emoji) or a runs folder', DEFAULT_MODEL)
     .option('--data <dir>', 'emoji dataset (for an unfinished VAE run)', 'data/emoji')
     .option('--steps <n>', 'sampling steps', (v) => Number(v), DECODE_DEFAULTS.steps)
     .option('--guidance <g>', 'classifier-free guidance scale', (v) => Number(v), DECODE_DEFAULTS.guidance)
@@ -56,7 +59,7 @@ export function registerReconstructCommands(program: Command): void {
     .requiredOption('--out <dir>', 'output folder for PNGs and settings.json')
     .action(async (path: string, f: DecodeFlags & { scales: number[]; seeds: number[]; out: string }) => {
       const img = await readImage(path);
-      const model = loadPumaFromRuns(f.model, undefined, f.data);
+      const model = loadPuma(f.model, f.data);
       const x = prepareImage(img);
       mkdirSync(f.out, { recursive: true });
       const rows = [];
@@ -75,6 +78,15 @@ export function registerReconstructCommands(program: Command): void {
       process.stdout.write(`wrote ${f.scales.length * f.seeds.length} images and grid.png to ${f.out}\n`);
     });
 
+  program.command('export').description('write the trained parts of a runs folder as a model bundle (float16)')
+    .option('--runs <dir>', 'training runs', 'runs')
+    .option('--data <dir>', 'emoji dataset (for an unfinished VAE run)', 'data/emoji')
+    .requiredOption('--out <dir>', 'bundle folder, e.g. models/puma-emoji')
+    .action((f: { runs: string; data: string; out: string }) => {
+      const parts = exportBundle(f.runs, f.out, f.data);
+      process.stdout.write(`wrote ${parts.join(', ')} to ${f.out}\n`);
+    });
+
   const ev = program.commands.find((c) => c.name() === 'eval') ?? program.command('eval').description('the paper\'s evaluation tables on the emoji world');
   decodeFlags(ev.command('reconstruction').description('Table 1: PSNR_r and PSNR_d per scale on held-out images'))
     .option('--n <n>', 'images', (v) => Number(v), 32)
@@ -83,7 +95,7 @@ export function registerReconstructCommands(program: Command): void {
     .option('--json <file>', 'also write the rows as JSON')
     .action((f: DecodeFlags & { n: number; split: 'val' | 'test'; seed: number; json?: string }) => {
       const world = loadEmojiWorld(f.data);
-      const model = loadPumaFromRuns(f.model, world);
+      const model = loadPuma(f.model, f.data);
       const rows = evalReconstruction(model, world, {
         n: f.n, split: f.split, seed: f.seed, steps: f.steps, guidance: f.guidance, scheduler: f.scheduler,
         onProgress: (m) => process.stderr.write(`\r${m}`),

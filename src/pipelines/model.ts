@@ -3,14 +3,20 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadEmojiWorld, type EmojiWorld } from '../data/emoji/world.js';
+import type { CLIPModel } from '../models/clip/model.js';
+import type { PumaTokenizer } from '../data/tokenizer/tokenizer.js';
 import { PumaDecoder, smallDecoderConfig } from '../models/puma/decoder.js';
 import { poolScales, type MultiGranularEncoder } from '../models/puma/encoder.js';
 import type { AutoencoderKL } from '../models/vae/model.js';
 import * as T from '../tensor/index.js';
 import { latestCheckpoint, loadRunWeights } from '../train/run.js';
 import { loadFrozenStack } from '../train/recipes/stack.js';
+import { runTokenizer } from '../train/recipes/common.js';
 
 export interface PumaModel {
+  /** The whole mini CLIP (its vision tower is the encoder; both towers score images for --best). */
+  clip: CLIPModel;
+  tokenizer: PumaTokenizer;
   encoder: MultiGranularEncoder;
   vae: AutoencoderKL;
   scalingFactor: number;
@@ -51,5 +57,5 @@ export function loadPumaFromRuns(runs: string, world?: EmojiWorld, data = 'data/
     loadRunWeights(dir, { decoder: dec });
     return dec.freeze().eval();
   });
-  return { ...stack, decoders, nullScales: nullImageScales(stack.encoder) };
+  return { ...stack, tokenizer: runTokenizer(w, runs), decoders, nullScales: nullImageScales(stack.encoder) };
 }

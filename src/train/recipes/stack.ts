@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { EmojiWorld } from '../../data/emoji/world.js';
 import { imageBatch } from '../../data/batches.js';
 import { AutoencoderKL } from '../../models/vae/model.js';
+import type { CLIPModel } from '../../models/clip/model.js';
 import { MINI_VAE } from '../../models/puma/small.js';
 import { MultiGranularEncoder, poolScales } from '../../models/puma/encoder.js';
 import { readSafetensors, writeSafetensors } from '../../io/safetensors.js';
@@ -15,6 +16,7 @@ import { latentStd } from './vae.js';
 import { runTokenizer } from './common.js';
 
 export interface FrozenStack {
+  clip: CLIPModel;
   encoder: MultiGranularEncoder;
   vae: AutoencoderKL;
   /** Latents are multiplied by this after encoding and divided before decoding. */
@@ -36,7 +38,7 @@ export function loadFrozenStack(world: EmojiWorld, runs: string): FrozenStack {
   const cfgPath = join(runs, 'vae', 'config.json');
   const cfg = existsSync(cfgPath) ? JSON.parse(readFileSync(cfgPath, 'utf8')) as { scaling_factor?: number } : {};
   const scalingFactor = cfg.scaling_factor ?? 1 / latentStd(vae, world);
-  return { encoder: new MultiGranularEncoder(clip.vision_model), vae, scalingFactor };
+  return { clip, encoder: new MultiGranularEncoder(clip.vision_model), vae, scalingFactor };
 }
 
 export interface FeatureCache {

@@ -1,0 +1,81 @@
+// A trained small PUMA as a self-contained folder (what the repo ships in models/):
+//   tokenizer.json
+//   clip/      config.json (+ CLIPModel keys in model.safetensors)
+//   vae/       config.json (with scaling_factor) + diffusion_pytorch_model.safetensors
+//   decoder-k/ config.json + diffusion_pytorch_model.safetensors   (k = 0..4, those trained)
+// Weights are stored as float16 and loaded into float32.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadTokenizer } from '../data/tokenizer/tokenizer.js';
+import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
+import { readConfigJson, writeConfigJson } from '../io/config.js';
+import { PumaDecoder, smallDecoderConfig } from '../models/puma/decoder.js';
+import { MultiGranularEncoder } from '../models/puma/encoder.js';
+import { MINI_VAE } from '../models/puma/small.js';
+import { AutoencoderKL } from '../models/vae/model.js';
+import { buildMiniClip } from '../train/recipes/clip.js';
+import { loadPumaFromRuns, nullImageScales, type PumaModel } from './model.js';
+
+/** Writes the trained parts of a runs folder as a bundle; returns the parts written. */
+export function exportBundle(runs: string, out: string, data = 'data/emoji'): string[] {
+  const model = loadPumaFromRuns(runs, undefined, data);
+  mkdirSync(out, { recursive: true });
+  copyFileSync(join(runs, 'tokenizer.json'), join(out, 'tokenizer.json'));
+  const written = ['tokenizer.json'];
+  const clip = model.clip;
+  mkdirSync(join(out, 'clip'), { recursive: true });
+  writeConfigJson(join(out, 'clip', 'config.json'), { ...clip.config }, { model_type: 'clip' });
+  saveCheckpoint(clip, join(out, 'clip', 'model.safetensors'), { dtype: 'F16' });
+  written.push('clip');
+  mkdirSync(join(out, 'vae'), { recursive: true });
+  writeConfigJson(join(out, 'vae', 'config.json'), { ...MINI_VAE, scalingFactor: model.scalingFactor }, { _class_name: 'AutoencoderKL' });
+  saveCheckpoint(model.vae, join(out, 'vae', 'diffusion_pytorch_model.safetensors'), { dtype: 'F16' });
+  written.push('vae');
+  model.decoders.forEach((dec, k) => {
+    if (!dec) return;
+    const dir = join(out, `decoder-${k}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'config.json'), `${JSON.stringify({ scale: k, feature_dim: dec.config.featureDim, spatial_channels: dec.config.spatialChannels }, null, 2)}\n`);
+    saveCheckpoint(dec, join(dir, 'diffusion_pytorch_model.safetensors'), { dtype: 'F16' });
+    written.push(`decoder-${k}`);
+  });
+  return written;
+}
+
+/** True when dir is a bundle (not a runs folder). */
+export function isBundle(dir: string): boolean {
+  return existsSync(join(dir, 'clip', 'model.safetensors'));
+}
+
+/** Loads a bundle written by exportBundle. */
+export function loadBundle(dir: string): PumaModel {
+  const tok = loadTokenizer(join(dir, 'tokenizer.json'));
+  const clip = buildMiniClip(tok);
+  loadCheckpoint(clip, join(dir, 'clip', 'model.safetensors'));
+  clip.freeze().eval();
+  const vae = new AutoencoderKL(MINI_VAE);
+  loadCheckpoint(vae, join(dir, 'vae', 'diffusion_pytorch_model.safetensors'));
+  vae.freeze().eval();
+  const scalingFactor = (readConfigJson(join(dir, 'vae')).scaling_factor as number | undefined) ?? 1;
+  const encoder = new MultiGranularEncoder(clip.vision_model);
+  const decoders = [0, 1, 2, 3, 4].map((k) => {
+    const d = join(dir, `decoder-${k}`);
+    if (!existsSync(join(d, 'config.json'))) return null;
+    const cfg = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8')) as { feature_dim: number; spatial_channels: number };
+    const dec = new PumaDecoder(smallDecoderConfig(k, cfg.feature_dim, cfg.spatial_channels));
+    loadCheckpoint(dec, join(d, 'diffusion_pytorch_model.safetensors'));
+    return dec.freeze().eval();
+  });
+  return { clip, tokenizer: tok, encoder, vae, scalingFactor, decoders, nullScales: nullImageScales(encoder) };
+}
+
+/**
+ * A model from a bundle folder or a runs folder.
+ *
+ * @example
+ * const puma = loadPuma('models/puma-emoji');
+ */
+export function loadPuma(dir: string, data = 'data/emoji'): PumaModel {
+  if (!existsSync(dir)) throw new Error(`no model at ${dir}`);
+  return isBundle(dir) ? loadBundle(dir) : loadPumaFromRuns(dir, undefined, data);
+}
