@@ -12,7 +12,7 @@ import { AdamW } from '../../src/nn/optim.js';
 import * as T from '../../src/tensor/index.js';
 import { buildMiniClip } from '../../src/train/recipes/clip.js';
 import { runTokenizer } from '../../src/train/recipes/common.js';
-import { drawSamples, evaluateMllm, loadTrainedMllm, mllmRunDir, samplesToParts, trainMllm } from '../../src/train/recipes/mllm.js';
+import { constantBaseline, drawSamples, evaluateMllm, loadTrainedMllm, mllmRunDir, samplesToParts, trainMllm } from '../../src/train/recipes/mllm.js';
 import { runTraining } from '../../src/train/run.js';
 import { buildSubset } from '../data/subset.js';
 
@@ -111,8 +111,19 @@ test('puma train mllm: clear errors, then pretraining and instruction tuning run
   assert.equal(mllm.config.featureDim, 128);
   assert.equal(mllm.config.tokens.imgStart, tok.special.imgStart);
   const encoder = new MultiGranularEncoder(clip.freeze().eval().vision_model);
-  const evT2i = evaluateMllm(mllm, [samplesToParts(drawSamples(world, 't2i', 'val', 2, 'e'), tok, encoder, world)]);
-  assert.deepEqual(Object.keys(evT2i).sort(), ['mse0', 'mse1', 'mse2', 'mse3', 'mse4']);
+  const t2iBatch = [samplesToParts(drawSamples(world, 't2i', 'val', 2, 'e'), tok, encoder, world)];
+  const base = constantBaseline(t2iBatch);
+  // two images: their mean sits halfway, so each deviates by half their difference
+  const [fa, fb] = t2iBatch[0].map((p) => (p.find((x) => x.kind === 'image') as { features: T.Tensor }).features.toArray());
+  for (let k = 0; k < 5; k++) {
+    let sq = 0;
+    const from = SCALE_OFFSETS[k] * 128, to = from + [256, 64, 16, 4, 1][k] * 128;
+    for (let j = from; j < to; j++) sq += ((fa[j] - fb[j]) / 2) ** 2;
+    assert.ok(Math.abs(base[k] - sq / (to - from)) < 1e-5 * Math.max(1, base[k]), `baseline f${k}: ${base[k]} vs ${sq / (to - from)}`);
+  }
+  const evT2i = evaluateMllm(mllm, t2iBatch, base);
+  assert.deepEqual(Object.keys(evT2i).sort(), ['mse0', 'mse1', 'mse2', 'mse3', 'mse4', 'rel0', 'rel1', 'rel2', 'rel3', 'rel4']);
+  assert.ok(Math.abs(evT2i.rel4 - evT2i.mse4 / base[4]) < 1e-9);
   const evQa = evaluateMllm(mllm, [samplesToParts(drawSamples(world, 'understand', 'val', 2, 'e'), tok, encoder, world)]);
   assert.deepEqual(Object.keys(evQa), ['tokenAcc']);
   assert.ok(evQa.tokenAcc >= 0 && evQa.tokenAcc <= 1);

@@ -13,8 +13,8 @@ import { tokenizeSample } from '../../data/tasks/sequence.js';
 import type { PumaTokenizer } from '../../data/tokenizer/tokenizer.js';
 import { CLIP_MEAN, CLIP_STD } from '../../io/image.js';
 import { writeConfigJson } from '../../io/config.js';
-import { coarseToFine, MultiGranularEncoder } from '../../models/puma/encoder.js';
-import { IMAGE_SLOTS, PumaMLLM, type MllmPart } from '../../models/puma/mllm.js';
+import { coarseToFine, MultiGranularEncoder, SCALE_TOKENS } from '../../models/puma/encoder.js';
+import { IMAGE_SLOTS, PumaMLLM, SCALE_OFFSETS, type MllmPart } from '../../models/puma/mllm.js';
 import { mllmConfigFromJson, mllmConfigJson, smallMllmConfig } from '../../models/puma/mllm-config.js';
 import { AdamW } from '../../nn/optim.js';
 import { warmupCosine } from '../../nn/schedule.js';
@@ -122,7 +122,7 @@ export function drawSamples(world: EmojiWorld, stage: 'pretrain' | MllmTask, spl
  * Teacher-forced evaluation: feature MSE per scale over target images, and the accuracy of the
  * learned text tokens (captions, answers; `</s>` and `[/IMG]` not counted).
  */
-export function evaluateMllm(mllm: PumaMLLM, batches: readonly (readonly MllmPart[])[][]): Metrics {
+export function evaluateMllm(mllm: PumaMLLM, batches: readonly (readonly MllmPart[])[][], baseline?: readonly number[]): Metrics {
   const sums = [0, 0, 0, 0, 0];
   let images = 0, correct = 0, counted = 0;
   const { eos, imgEnd } = mllm.config.tokens;
@@ -146,7 +146,30 @@ export function evaluateMllm(mllm: PumaMLLM, batches: readonly (readonly MllmPar
   });
   const out: Metrics = {};
   if (images) sums.forEach((s, k) => { out[`mse${k}`] = s / images; });
+  if (images && baseline) sums.forEach((s, k) => { out[`rel${k}`] = s / images / baseline[k]; });
   if (counted) out.tokenAcc = correct / counted;
+  return out;
+}
+
+/**
+ * MSE per scale (f0..f4) of the best constant prediction of the batches' target features (each
+ * slot and channel predicted by its mean over the images): what a model that ignores its prompt
+ * scores, the yardstick for evaluateMllm's mse_k (reported as rel_k = mse_k / this).
+ */
+export function constantBaseline(batches: readonly (readonly MllmPart[])[][]): number[] {
+  const targets = batches.flat(2).flatMap((p) => (p.kind === 'image' && p.role === 'target' ? [p.features.contiguous().toArray()] : []));
+  const out = [0, 0, 0, 0, 0];
+  if (!targets.length) return out.map(() => NaN);
+  const c = targets[0].length / IMAGE_SLOTS;
+  for (let k = 0; k < 5; k++) {
+    let sq = 0;
+    for (let j = SCALE_OFFSETS[k] * c; j < (SCALE_OFFSETS[k] + SCALE_TOKENS[k]) * c; j++) {
+      let mean = 0;
+      for (const t of targets) mean += t[j] / targets.length;
+      for (const t of targets) sq += (t[j] - mean) ** 2;
+    }
+    out[k] = sq / (targets.length * SCALE_TOKENS[k] * c);
+  }
   return out;
 }
 
@@ -197,11 +220,13 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
     ? drawSamples(world, 'pretrain', 'val', 32, 'eval')
     : drawSamples(world, stage, 'val', 16, 'eval');
   // features are recomputed per evaluation (cheap next to the LLM) so nothing large stays resident
-  const evaluate = () => T.tidy(() => {
+  const valBatches = () => {
     const batches: MllmPart[][][] = [];
     for (let i = 0; i < valSamples.length; i += 4) batches.push(samplesToParts(valSamples.slice(i, i + 4), tok, encoder, world));
-    return evaluateMllm(mllm, batches);
-  });
+    return batches;
+  };
+  const baseline = T.tidy(() => constantBaseline(valBatches()));
+  const evaluate = () => T.tidy(() => evaluateMllm(mllm, valBatches(), baseline));
   return runTraining({
     name: `mllm-${stage}`, dir, modules: { mllm }, optimizer: opt, totalSteps: steps, seed, progress: o.progress,
     // the paper warms up for 2% (pretraining) and 5% (instruction tuning) of its steps
