@@ -276,8 +276,7 @@ export class PumaMLLM extends Module {
           const f = keep(tidy(() => this.regression_head.forward(h)));
           slots.push(f);
           if (i + 1 === total) break;
-          const next = feed ? feed.narrow(1, i, 1) : f;
-          const h2 = keep(tidy(() => this.lastHidden(this.projector.forward(next), cache)));
+          const h2 = keep(tidy(() => this.lastHidden(this.projector.forward(feed ? feed.narrow(1, i, 1) : f), cache)));
           h.dispose();
           h = h2;
         }
