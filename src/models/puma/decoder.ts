@@ -62,8 +62,9 @@ export class PumaDecoder extends Module {
       : null;
   }
 
+  /** Feature tokens this decoder reads (256 for f0 of a 16x16 grid ... 1 for f4). */
   get tokens(): number {
-    return SCALE_TOKENS[this.config.scale];
+    return this.config.unet.numTokens;
   }
 
   /** features [B, N, C] -> [B, Cs, S, S] on the latent grid (nearest upsampling of the g x g grid). */
