@@ -16,6 +16,8 @@ import { featureCache, gatherRows, loadFrozenStack, scaleFeatures, type FeatureC
 
 export const NULL_CONDITION_RATE = 0.1;
 export const NOISE_OFFSET = 0.1;
+/** Default steps for f0..f4: the paper's 40k/30k/20k/15k/10k proportions, scaled to this machine. */
+export const DECODER_STEPS = [2400, 1800, 1200, 900, 600];
 
 /** Features of the batch at scale k, with the null-image features swapped in where `drop`. */
 function conditionBatch(cache: FeatureCache, ids: number[], k: number, drop: boolean[]): T.Tensor {
@@ -57,7 +59,7 @@ export async function trainDecoder(o: RecipeOptions & { scale: number; spatialCh
   const stack = loadFrozenStack(world, o.runs);
   const cache = featureCache(world, o.runs, stack);
   const dir = join(o.runs, `decoder-${k}`);
-  const steps = o.steps ?? 1500, B = o.batch ?? 16;
+  const steps = o.steps ?? DECODER_STEPS[k], B = o.batch ?? 16;
   T.manualSeed((o.seed ?? 0) + 100 * k);
   const config = smallDecoderConfig(k, stack.encoder.featureDim, o.spatialChannels ?? 16);
   const dec = new PumaDecoder(config);
