@@ -3,6 +3,7 @@
 //   clip/      config.json (+ CLIPModel keys in model.safetensors)
 //   vae/       config.json (with scaling_factor) + diffusion_pytorch_model.safetensors
 //   decoder-k/ config.json + diffusion_pytorch_model.safetensors   (k = 0..4, those trained)
+//   mllm-<stage>/ config.json + model.safetensors   (stage = pretrain, t2i, edit, cond, understand; those trained)
 // Weights are stored as float16 and loaded into float32.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,17 +12,25 @@ import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { readConfigJson, writeConfigJson } from '../io/config.js';
 import { PumaDecoder, smallDecoderConfig } from '../models/puma/decoder.js';
 import { MultiGranularEncoder } from '../models/puma/encoder.js';
+import { PumaMLLM } from '../models/puma/mllm.js';
+import { mllmConfigFromJson, mllmConfigJson } from '../models/puma/mllm-config.js';
 import { MINI_VAE } from '../models/puma/small.js';
 import { AutoencoderKL } from '../models/vae/model.js';
 import { buildMiniClip } from '../train/recipes/clip.js';
-import { loadPumaFromRuns, nullImageScales, type PumaModel } from './model.js';
+import { loadPumaFromRuns, MLLM_STAGES, nullImageScales, type PumaModel } from './model.js';
 
 /** Writes the trained parts of a runs folder as a bundle; returns the parts written. */
 export function exportBundle(runs: string, out: string, data = 'data/emoji'): string[] {
   const model = loadPumaFromRuns(runs, undefined, data);
   mkdirSync(out, { recursive: true });
   copyFileSync(join(runs, 'tokenizer.json'), join(out, 'tokenizer.json'));
-  const written = ['tokenizer.json'];
+  return ['tokenizer.json', ...writeBundle(model, out)];
+}
+
+/** Writes a loaded model's weights and configs into a bundle folder (tokenizer.json is the caller's); returns the parts. */
+export function writeBundle(model: PumaModel, out: string): string[] {
+  mkdirSync(out, { recursive: true });
+  const written: string[] = [];
   const clip = model.clip;
   mkdirSync(join(out, 'clip'), { recursive: true });
   writeConfigJson(join(out, 'clip', 'config.json'), { ...clip.config }, { model_type: 'clip' });
@@ -39,6 +48,15 @@ export function exportBundle(runs: string, out: string, data = 'data/emoji'): st
     saveCheckpoint(dec, join(dir, 'diffusion_pytorch_model.safetensors'), { dtype: 'F16' });
     written.push(`decoder-${k}`);
   });
+  for (const stage of MLLM_STAGES) {
+    const mllm = model.mllms[stage];
+    if (!mllm) continue;
+    const dir = join(out, `mllm-${stage}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'config.json'), `${JSON.stringify(mllmConfigJson(mllm.config), null, 2)}\n`);
+    saveCheckpoint(mllm, join(dir, 'model.safetensors'), { dtype: 'F16' });
+    written.push(`mllm-${stage}`);
+  }
   return written;
 }
 
@@ -66,7 +84,18 @@ export function loadBundle(dir: string): PumaModel {
     loadCheckpoint(dec, join(d, 'diffusion_pytorch_model.safetensors'));
     return dec.freeze().eval();
   });
-  return { clip, tokenizer: tok, encoder, vae, scalingFactor, decoders, nullScales: nullImageScales(encoder) };
+  const mllms: PumaModel['mllms'] = {};
+  for (const stage of MLLM_STAGES) {
+    const d = join(dir, `mllm-${stage}`);
+    if (!existsSync(join(d, 'config.json'))) continue;
+    const mllm = new PumaMLLM(mllmConfigFromJson(readConfigJson(d)));
+    loadCheckpoint(mllm, join(d, 'model.safetensors'));
+    mllms[stage] = mllm.freeze().eval();
+  }
+  return {
+    clip, tokenizer: tok, encoder, vae, scalingFactor, decoders, nullScales: nullImageScales(encoder),
+    mllm: mllms.pretrain ?? null, mllms,
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 // A trained small PUMA loaded for inference: encoder, VAE, the decoders that exist, the
-// null-image features for guidance. Reads a runs folder (the training checkpoints).
+// null-image features for guidance, and the MLLMs that exist (pretrained and instruction-tuned).
+// Reads a runs folder (the training checkpoints).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadEmojiWorld, type EmojiWorld } from '../data/emoji/world.js';
@@ -7,11 +8,17 @@ import type { CLIPModel } from '../models/clip/model.js';
 import type { PumaTokenizer } from '../data/tokenizer/tokenizer.js';
 import { PumaDecoder, smallDecoderConfig } from '../models/puma/decoder.js';
 import { poolScales, type MultiGranularEncoder } from '../models/puma/encoder.js';
+import type { PumaMLLM } from '../models/puma/mllm.js';
 import type { AutoencoderKL } from '../models/vae/model.js';
 import * as T from '../tensor/index.js';
 import { latestCheckpoint, loadRunWeights } from '../train/run.js';
 import { loadFrozenStack } from '../train/recipes/stack.js';
 import { runTokenizer } from '../train/recipes/common.js';
+import { loadTrainedMllm, MLLM_TASKS, mllmRunDir, type MllmTask } from '../train/recipes/mllm.js';
+
+/** The MLLM training stages: pretraining, then one instruction-tuned model per task family. */
+export type MllmStage = 'pretrain' | MllmTask;
+export const MLLM_STAGES: readonly MllmStage[] = ['pretrain', ...MLLM_TASKS];
 
 export interface PumaModel {
   /** The whole mini CLIP (its vision tower is the encoder; both towers score images for --best). */
@@ -24,6 +31,27 @@ export interface PumaModel {
   decoders: (PumaDecoder | null)[];
   /** f0..f4 of an all-black image (the unconditional branch). */
   nullScales: T.Tensor[];
+  /** The pretrained MLLM (text-to-image and image-to-text), or null where none is trained. */
+  mllm: PumaMLLM | null;
+  /** Every MLLM present, by stage: 'pretrain' and the instruction-tuned 't2i', 'edit', 'cond', 'understand'. */
+  mllms: Partial<Record<MllmStage, PumaMLLM>>;
+}
+
+/** What a task runs on: its instruction-tuned MLLM, else the pretrained one (with a note saying so). */
+export interface TaskMllm { mllm: PumaMLLM; stage: MllmStage; note?: string }
+
+/**
+ * The MLLM for a task family, falling back to the pretrained one.
+ *
+ * @example
+ * const { mllm, stage, note } = mllmFor(puma, 'edit'); // stage 'pretrain' when no mllm-edit exists
+ */
+export function mllmFor(model: PumaModel, task: MllmTask): TaskMllm {
+  const tuned = model.mllms[task];
+  if (tuned) return { mllm: tuned, stage: task };
+  const base = model.mllms.pretrain ?? model.mllm;
+  if (!base) throw new Error(`no MLLM in this model: train one with 'puma train mllm --stage pretrain' (and '--stage instruct --task ${task}')`);
+  return { mllm: base, stage: 'pretrain', note: `no instruction-tuned MLLM for '${task}' (mllm-${task}): using the pretrained one` };
 }
 
 /** Features of an all-black image, pooled like any other. */
@@ -54,8 +82,30 @@ export function loadPumaFromRuns(runs: string, world?: EmojiWorld, data = 'data/
     const cfgPath = join(dir, 'config.json');
     const spatial = existsSync(cfgPath) ? (JSON.parse(readFileSync(cfgPath, 'utf8')).spatial_channels as number | undefined) : undefined;
     const dec = new PumaDecoder(smallDecoderConfig(k, stack.encoder.featureDim, spatial ?? 16));
-    loadRunWeights(dir, { decoder: dec });
+    whileRotating(() => loadRunWeights(dir, { decoder: dec }));
     return dec.freeze().eval();
   });
-  return { ...stack, tokenizer: runTokenizer(w, runs), decoders, nullScales: nullImageScales(stack.encoder) };
+  const mllms: PumaModel['mllms'] = {};
+  for (const stage of MLLM_STAGES) {
+    const dir = mllmRunDir(runs, stage);
+    if (latestCheckpoint(dir)) mllms[stage] = whileRotating(() => loadTrainedMllm(dir)).freeze();
+  }
+  return {
+    ...stack, tokenizer: runTokenizer(w, runs), decoders, nullScales: nullImageScales(stack.encoder),
+    mllm: mllms.pretrain ?? null, mllms,
+  };
+}
+
+/**
+ * Reads a checkpoint of a run that may still be training: a run replaces its checkpoint folder
+ * every few minutes, so a read that lands between `latest` and the old folder's removal is retried.
+ */
+function whileRotating<R>(read: () => R, tries = 3): R {
+  for (let i = 1; ; i++) {
+    try {
+      return read();
+    } catch (err) {
+      if (i >= tries || !(err instanceof Error) || !/ENOENT|no such file|no checkpoint in/i.test(err.message)) throw err;
+    }
+  }
 }

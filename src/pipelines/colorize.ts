@@ -1,0 +1,22 @@
+// Colorization (paper 4.4, conditional generation): the input's luma, replicated to RGB as the
+// training data's grayscale images are, and the prompt `instruction caption`; f0 by default.
+import { COND } from '../data/tasks/templates.js';
+import { grayToRgb, toGrayscale, type Image } from '../io/image.js';
+import { imageToImage, modelImage, type ImageToImageResult } from './edit.js';
+import { conditionPrompt, type ConditionOptions } from './inpaint.js';
+import type { PumaModel } from './model.js';
+
+/** The model-size grayscale input (OpenCV's luma, three equal channels). */
+export function grayscaleInput(image: Image): Image {
+  return grayToRgb(toGrayscale(modelImage(image)));
+}
+
+/**
+ * Colours a grayscale (or colour, which is made grey first) image.
+ *
+ * @example
+ * const r = colorize(puma, await readImage('gray.png'), { caption: 'red apple' });
+ */
+export function colorize(model: PumaModel, image: Image, opts: ConditionOptions = {}): ImageToImageResult {
+  return imageToImage(model, 'cond', grayscaleInput(image), conditionPrompt(COND.colorize[0], opts), opts);
+}

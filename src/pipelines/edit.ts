@@ -1,0 +1,62 @@
+// Image editing (paper 4.3) and the layout conditional generation shares with it (4.4):
+//   <s>[IMG] source f4..f0 [/IMG] text [IMG]  -> the MLLM regresses the target's f4..f0
+// (as the edit and cond instruction-tuning samples are written), then the decoders draw them.
+// Editing wants fine scales: f0 by default (paper 4.2, Table 3).
+import { chwToImage, type Image } from '../io/image.js';
+import { coarseToFine } from '../models/puma/encoder.js';
+import { IMAGE_SLOTS } from '../models/puma/mllm.js';
+import { promptParts } from '../models/puma/mllm-prompt.js';
+import type { MllmTask } from '../train/recipes/mllm.js';
+import * as T from '../tensor/index.js';
+import { checkScales, decodeScales, type ImageTaskOptions, type ImageTaskResult } from './generate.js';
+import { mllmFor, type PumaModel } from './model.js';
+import { encodeScales, prepareImage } from './reconstruct.js';
+
+/** Editing and conditional generation decode f0 unless told otherwise. */
+export const FINE_SCALES: readonly number[] = [0];
+
+export interface ImageToImageResult extends ImageTaskResult {
+  /** The input image as the model saw it (64x64, the condition for inpaint/colorize/canny). */
+  input: Image;
+  /** The text between the two images. */
+  text: string;
+}
+
+/**
+ * Edits an image by an instruction.
+ *
+ * @example
+ * const r = edit(puma, await readImage('face.png'), 'Make the skin darker.', { seeds: [0, 1] });
+ * r.rows[1].images.get(0); // [1, 3, 64, 64]
+ */
+export function edit(model: PumaModel, image: Image, instruction: string, opts: ImageTaskOptions = {}): ImageToImageResult {
+  if (!instruction.trim()) throw new Error('the instruction is empty');
+  return imageToImage(model, 'edit', modelImage(image), instruction.trim(), opts);
+}
+
+/**
+ * `<s>[IMG]input[/IMG] text [IMG]` -> f4..f0 (down to the finest requested scale) -> images.
+ * `source` is the model-size RGB image, `task` picks the instruction-tuned MLLM ('edit' or 'cond').
+ */
+export function imageToImage(model: PumaModel, task: MllmTask, source: Image, text: string, opts: ImageTaskOptions = {}): ImageToImageResult {
+  const scales = checkScales(model, opts.scales ?? FINE_SCALES);
+  const { mllm, stage, note } = mllmFor(model, task);
+  const x = prepareImage(source);
+  // the source's 341 feature slots, coarse to fine: [1, 341, C] -> [341, C]
+  const slots = T.tidy(() => coarseToFine(encodeScales(model, x)).reshape([IMAGE_SLOTS, -1]).keep());
+  const parts = promptParts([
+    { kind: 'image', ref: { image: 0 }, role: 'input' },
+    { kind: 'text', text: ` ${text} `, loss: false },
+  ], model.tokenizer, [slots]);
+  opts.onProgress?.(`MLLM (${stage}) writes f4..f${Math.min(...scales)}`);
+  const features = mllm.generateImage(parts, { upToScale: Math.min(...scales) });
+  slots.dispose();
+  const rows = (opts.seeds ?? [0]).map((seed) => ({ seed, images: decodeScales(model, features, scales, seed, opts) }));
+  return { stage, note, features, rows, input: source, text };
+}
+
+/** Any RGB(A) or grey image -> the model's 64x64 RGB input, composited on white (as prepareImage). */
+export function modelImage(img: Image, size = 64): Image {
+  const x = prepareImage(img, size);
+  return chwToImage({ data: x.data, shape: [3, size, size] }, '01');
+}

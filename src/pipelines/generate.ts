@@ -1,0 +1,121 @@
+// Text-to-image (paper 3.3, 4.2): after `<s> prompt [IMG]` the MLLM regresses f4, then the 4
+// tokens of f3, ... and stops after the finest scale asked for; each scale's decoder turns its
+// features into images, one decode per seed. `best` is the paper's "5-scale Max" (Table 6): every
+// requested scale is decoded and the image with the highest CLIP score against the prompt kept.
+import { chwToImage } from '../io/image.js';
+import * as T from '../tensor/index.js';
+import { CLIP_TEXT_LEN } from '../train/recipes/clip.js';
+import { textBatch } from '../train/recipes/common.js';
+import { decodeFeatures, type DecodeOptions } from './decode.js';
+import { mllmFor, type MllmStage, type PumaModel } from './model.js';
+import { clipNormalize, prepareImage } from './reconstruct.js';
+
+export const ALL_SCALES: readonly number[] = [4, 3, 2, 1, 0];
+
+/** Settings shared by every image-writing task: which scales, which seeds, how to decode. */
+export interface ImageTaskOptions extends Omit<DecodeOptions, 'seed' | 'onStep'> {
+  /** Scales to decode, 4 (f4, coarsest) .. 0 (f0, finest). */
+  scales?: readonly number[];
+  /** One decode per seed (the MLLM's regression is deterministic; the decoders bring the diversity). */
+  seeds?: readonly number[];
+  onProgress?: (message: string) => void;
+}
+
+export interface GenerateOptions extends ImageTaskOptions {
+  /** 5-scale Max: keep, per seed, the scale whose image scores highest with CLIP against the prompt. */
+  best?: boolean;
+}
+
+/** The decodes of one seed: images [1, 3, 64, 64] in [0, 1] by scale, and for `best` their scores. */
+export interface SeedImages {
+  seed: number;
+  images: Map<number, T.Tensor>;
+  scores?: Map<number, number>;
+  /** The scale with the highest score (5-scale Max). */
+  best?: number;
+}
+
+export interface ImageTaskResult {
+  /** The MLLM that wrote the features, and why, when it is not the task's own. */
+  stage: MllmStage;
+  note?: string;
+  /** Regressed [f0..f4], each [1, n_k, C]; null for scales finer than the finest requested. */
+  features: (T.Tensor | null)[];
+  rows: SeedImages[];
+}
+
+/**
+ * Text -> images at the requested scales.
+ *
+ * @example
+ * const r = generate(puma, 'grinning face', { scales: [4, 0], seeds: [0, 1], best: true });
+ * r.rows[0].images.get(0); // [1, 3, 64, 64]
+ * r.rows[0].best;          // 4 or 0
+ */
+export function generate(model: PumaModel, prompt: string, opts: GenerateOptions = {}): ImageTaskResult {
+  if (!prompt.trim()) throw new Error('the prompt is empty');
+  const scales = checkScales(model, opts.scales ?? ALL_SCALES);
+  const { mllm, stage, note } = mllmFor(model, 't2i');
+  opts.onProgress?.(`MLLM (${stage}) writes f4..f${Math.min(...scales)}`);
+  const features = mllm.generateImage(model.tokenizer.encode(prompt), { upToScale: Math.min(...scales) });
+  const rows = (opts.seeds ?? [0]).map((seed): SeedImages => {
+    const images = decodeScales(model, features, scales, seed, opts);
+    if (!opts.best) return { seed, images };
+    const s = clipScores(model, prompt, scales.map((k) => images.get(k)!));
+    return { seed, images, scores: new Map(scales.map((k, i) => [k, s[i]])), best: scales[argmax(s)] };
+  });
+  return { stage, note, features, rows };
+}
+
+/** Checks scales (0..4, no repeats) against the decoders the model has; returns them. */
+export function checkScales(model: PumaModel, scales: readonly number[]): number[] {
+  if (scales.length === 0) throw new Error('no scales given');
+  for (const k of scales) {
+    if (!Number.isInteger(k) || k < 0 || k > 4) throw new Error(`unknown scale ${k}: scales are 0 (f0, finest) .. 4 (f4, coarsest)`);
+    if (!model.decoders[k]) throw new Error(`no decoder for scale f${k}: train it with 'puma train decoder --scale ${k}'`);
+  }
+  return [...new Set(scales)];
+}
+
+/** Decodes regressed features at each scale with one seed: scale -> [1, 3, 64, 64] in [0, 1]. */
+export function decodeScales(
+  model: PumaModel, features: readonly (T.Tensor | null)[], scales: readonly number[], seed: number, opts: ImageTaskOptions = {},
+): Map<number, T.Tensor> {
+  const out = new Map<number, T.Tensor>();
+  for (const k of scales) {
+    const f = features[k];
+    if (!f) throw new Error(`f${k} was not generated`);
+    out.set(k, decodeFeatures(model.decoders[k]!, model.vae, model.scalingFactor, f, model.nullScales[k], {
+      scheduler: opts.scheduler, steps: opts.steps, guidance: opts.guidance, seed,
+      onStep: (i, n) => opts.onProgress?.(`f${k} seed ${seed}: step ${i}/${n}`),
+    }).keep());
+  }
+  return out;
+}
+
+/**
+ * Cosine similarity of each image ([1, 3, H, W] in [0, 1]) with the text, by the model's CLIP
+ * (both projections): the CLIP-T score. The mini CLIP was trained on lower-case captions, so the
+ * text is lower-cased; images of another size are resized to CLIP's input.
+ *
+ * @example
+ * clipScores(puma, 'grinning face', [img4, img0]); // [0.21, 0.34]
+ */
+export function clipScores(model: PumaModel, text: string, images: readonly T.Tensor[]): number[] {
+  const size = model.clip.config.visionConfig.imageSize;
+  return T.noGrad(() => T.tidy(() => {
+    const norm = (e: T.Tensor) => e.div(e.square().sum(-1, true).sqrt());
+    const txt = norm(model.clip.textEmbeds(textBatch(model.tokenizer, [text.toLowerCase()], CLIP_TEXT_LEN)));
+    const pixels = T.cat(images.map((x) => (x.shape[2] === size && x.shape[3] === size ? x
+      : prepareImage(chwToImage({ data: x.contiguous().data, shape: [3, x.shape[2], x.shape[3]] }, '01'), size))), 0);
+    const img = norm(model.clip.imageEmbeds(clipNormalize(pixels)));
+    return Array.from(img.matmul(txt.transpose(0, 1)).toArray());
+  }));
+}
+
+/** Index of the largest value (the first one on ties). */
+export function argmax(xs: readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < xs.length; i++) if (xs[i] > xs[best]) best = i;
+  return best;
+}
