@@ -3,6 +3,7 @@ import { registerDataCommands } from './data.js';
 import { registerTokenizerCommands } from './tokenizer.js';
 import { registerTrainCommands } from './train.js';
 import { registerReconstructCommands } from './reconstruct.js';
+import { registerTaskCommands } from './tasks.js';
 
 /** Builds the `puma` command line. Each command group lives in its own file beside this one. */
 export function buildProgram(): Command {
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
   registerTokenizerCommands(program);
   registerTrainCommands(program);
   registerReconstructCommands(program);
+  registerTaskCommands(program);
   return program;
 }
 

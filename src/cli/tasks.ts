@@ -1,0 +1,250 @@
+// `puma generate | edit | inpaint | colorize | canny2img | ask | ground`: thin shells over the
+// task pipelines. Each validates its input before loading the model, shows progress on stderr,
+// and writes PNGs, settings.json and (where there are several images) grid.png into --out.
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { SCHEDULER_NAMES, type SchedulerName } from '../diffusion/index.js';
+import { renderGrid, type GridRow } from '../io/grid.js';
+import { readImage, writeImage, type Image } from '../io/image.js';
+import { ask } from '../pipelines/ask.js';
+import { loadPuma } from '../pipelines/bundle.js';
+import { canny2img } from '../pipelines/canny2img.js';
+import { colorize } from '../pipelines/colorize.js';
+import { DECODE_DEFAULTS } from '../pipelines/decode.js';
+import { edit, FINE_SCALES } from '../pipelines/edit.js';
+import { ALL_SCALES, checkScales, generate, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
+import { ground } from '../pipelines/ground.js';
+import { inpaint, parseBox, type Box } from '../pipelines/inpaint.js';
+import type { PumaModel } from '../pipelines/model.js';
+import { DEFAULT_MODEL, parseScales, parseSeeds, tensorToImages } from './reconstruct.js';
+
+interface ModelFlags { model: string; data: string }
+interface ImageFlags extends ModelFlags { steps: number; guidance: number; scheduler: SchedulerName; scales: number[]; seeds: number[]; out: string }
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${v}'`);
+    return n;
+  };
+}
+
+function nonNegative(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !(n >= 0) || !Number.isFinite(n)) throw new Error(`${name} must be a number >= 0, got '${v}'`);
+    return n;
+  };
+}
+
+function parseScheduler(v: string): SchedulerName {
+  if (!(SCHEDULER_NAMES as readonly string[]).includes(v)) throw new Error(`--scheduler must be one of ${SCHEDULER_NAMES.join(', ')}, got '${v}'`);
+  return v as SchedulerName;
+}
+
+function modelFlags(cmd: Command): Command {
+  return cmd
+    .option('--model <dir>', 'trained model: a bundle (models/puma-emoji) or a runs folder', DEFAULT_MODEL)
+    .option('--data <dir>', 'emoji dataset (for an unfinished VAE run)', 'data/emoji');
+}
+
+function imageFlags(cmd: Command, scales: readonly number[]): Command {
+  return modelFlags(cmd)
+    .option('--scales <list>', 'scales to decode, 0 (f0, finest) .. 4 (f4, coarsest)', parseScales, [...scales])
+    .option('--seeds <list>', 'one decode per seed', parseSeeds, [0])
+    .option('--steps <n>', 'sampling steps', positiveInt('--steps'), DECODE_DEFAULTS.steps)
+    .option('--guidance <g>', 'classifier-free guidance scale', nonNegative('--guidance'), DECODE_DEFAULTS.guidance)
+    .option('--scheduler <name>', `sampler: ${SCHEDULER_NAMES.join(', ')}`, parseScheduler, DECODE_DEFAULTS.scheduler)
+    .requiredOption('--out <dir>', 'output folder for PNGs, settings.json and grid.png');
+}
+
+function nonEmpty(what: string, v: string): string {
+  if (!v.trim()) throw new Error(`the ${what} is empty`);
+  return v.trim();
+}
+
+function outDir(dir: string): void {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`--out ${dir} is a file, not a folder`);
+  mkdirSync(dir, { recursive: true });
+}
+
+/** Progress on stderr: one line rewritten in a terminal, only the step counts' ends in a log. */
+function progress(message: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${message}`);
+  else {
+    const m = /step (\d+)\/(\d+)$/.exec(message);
+    if (!m || m[1] === m[2]) process.stderr.write(`${message}\n`);
+  }
+}
+
+function loadModel(f: ModelFlags): PumaModel {
+  progress(`loading ${f.model}`);
+  const model = loadPuma(f.model, f.data);
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  return model;
+}
+
+function decodeOptions(f: ImageFlags): ImageTaskOptions {
+  return { scales: f.scales, seeds: f.seeds, steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, onProgress: progress };
+}
+
+function writeSettings(out: string, settings: Record<string, unknown>): void {
+  writeFileSync(join(out, 'settings.json'), `${JSON.stringify(settings, null, 2)}\n`);
+}
+
+/** Writes each seed's images (f<k>-seed<s>.png), the input, and a grid when there are several images. */
+async function writeImageTask(
+  f: ImageFlags, r: ImageTaskResult & { input?: Image; text?: string }, title: string, settings: Record<string, unknown>,
+): Promise<void> {
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  if (r.note) process.stderr.write(`note: ${r.note}\n`);
+  const files: string[] = [];
+  const save = async (img: Image, name: string) => {
+    await writeImage(img, join(f.out, name));
+    files.push(name);
+  };
+  if (r.input) await save(r.input, 'input.png');
+  const rows: GridRow[] = [];
+  for (const row of r.rows) {
+    const cells = r.input ? [{ image: r.input, caption: 'input' }] : [];
+    for (const [k, x] of row.images) {
+      const im = tensorToImages(x)[0];
+      await save(im, `f${k}-seed${row.seed}.png`);
+      const score = row.scores?.get(k);
+      cells.push({ image: im, caption: score === undefined ? `f${k}` : `f${k}${row.best === k ? '*' : ''} ${score.toFixed(3)}` });
+      if (row.best === k) await save(im, `best-seed${row.seed}.png`);
+    }
+    rows.push({ cells, text: `seed ${row.seed}${row.best === undefined ? '' : `: best f${row.best} (5-scale Max by CLIP score)`}` });
+  }
+  const images = rows.reduce((n, row) => n + row.cells.length, 0);
+  if (images > 1) {
+    writeFileSync(join(f.out, 'grid.png'), await renderGrid(rows, { scale: 2, title }));
+    files.push('grid.png');
+  }
+  const scores = r.rows.some((row) => row.scores)
+    ? r.rows.map((row) => ({ seed: row.seed, best: row.best, scores: Object.fromEntries([...row.scores!].map(([k, s]) => [`f${k}`, s])) }))
+    : undefined;
+  writeSettings(f.out, {
+    ...settings, model: f.model, mllm: r.stage, note: r.note, scales: f.scales, seeds: f.seeds,
+    steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, scores, files: [...files, 'settings.json'],
+  });
+  for (const row of r.rows) {
+    if (row.best !== undefined) process.stdout.write(`seed ${row.seed}: best f${row.best} (CLIP score ${row.scores!.get(row.best)!.toFixed(3)})\n`);
+  }
+  process.stdout.write(`wrote ${files.length} files to ${f.out}\n`);
+}
+
+/** A model whose decoders cover the scales, or a one-line error before any work starts. */
+function modelFor(f: ImageFlags): PumaModel {
+  const model = loadModel(f);
+  checkScales(model, f.scales);
+  return model;
+}
+
+/** The task commands. */
+export function registerTaskCommands(program: Command): void {
+  imageFlags(program.command('generate').description('text-to-image: the MLLM writes f4..f0, the decoders draw each scale (paper Fig. 1)'), ALL_SCALES)
+    .argument('<prompt>', 'what to draw, e.g. "grinning face"')
+    .option('--best', "5-scale Max: keep the scale whose image has the highest CLIP score against the prompt", false)
+    .action(async (prompt: string, f: ImageFlags & { best: boolean }) => {
+      const p = nonEmpty('prompt', prompt);
+      outDir(f.out);
+      const r = generate(modelFor(f), p, { ...decodeOptions(f), best: f.best });
+      await writeImageTask(f, r, p, { command: 'generate', prompt: p, best: f.best });
+    });
+
+  imageFlags(program.command('edit').description('edit an image by an instruction (decodes f0 by default)'), FINE_SCALES)
+    .argument('<image>', 'PNG, JPEG or WebP file')
+    .argument('<instruction>', 'e.g. "Make the skin darker."')
+    .action(async (path: string, instruction: string, f: ImageFlags) => {
+      const text = nonEmpty('instruction', instruction);
+      const img = await readImage(path);
+      outDir(f.out);
+      const r = edit(modelFor(f), img, text, decodeOptions(f));
+      await writeImageTask(f, r, text, { command: 'edit', image: path, instruction: text });
+    });
+
+  imageFlags(program.command('inpaint').description('fill a region of an image: --mask <png> (white = fill) or --box x,y,w,h'), FINE_SCALES)
+    .argument('<image>', 'PNG, JPEG or WebP file')
+    .option('--mask <png>', 'mask of the input\'s size, white where to fill')
+    .option('--box <x,y,w,h>', 'rectangle to fill, in the input\'s pixels', parseBox)
+    .option('--caption <text>', 'what the image shows (the training prompts carry a caption)')
+    .option('--no-instruction', 'leave out the task instruction before the caption')
+    .action(async (path: string, f: ImageFlags & { mask?: string; box?: Box; caption?: string; instruction: boolean }) => {
+      if (!f.mask === !f.box) throw new Error('inpaint needs exactly one of --mask <png> and --box x,y,w,h');
+      const img = await readImage(path);
+      const region = f.mask ? { mask: await readImage(f.mask) } : { box: f.box! };
+      outDir(f.out);
+      const r = inpaint(modelFor(f), img, region, { ...decodeOptions(f), caption: f.caption, instruction: f.instruction });
+      await writeImageTask(f, r, r.text, { command: 'inpaint', image: path, mask: f.mask, box: f.box, prompt: r.text });
+    });
+
+  imageFlags(program.command('colorize').description('colour a grayscale image (decodes f0 by default)'), FINE_SCALES)
+    .argument('<image>', 'PNG, JPEG or WebP file (a colour image is made grey first)')
+    .option('--caption <text>', 'what the image shows (the training prompts carry a caption)')
+    .option('--no-instruction', 'leave out the task instruction before the caption')
+    .action(async (path: string, f: ImageFlags & { caption?: string; instruction: boolean }) => {
+      const img = await readImage(path);
+      outDir(f.out);
+      const r = colorize(modelFor(f), img, { ...decodeOptions(f), caption: f.caption, instruction: f.instruction });
+      await writeImageTask(f, r, r.text, { command: 'colorize', image: path, prompt: r.text });
+    });
+
+  imageFlags(program.command('canny2img').description('draw an image from the canny edges of another and a caption (decodes f0 by default)'), FINE_SCALES)
+    .argument('<image>', 'PNG, JPEG or WebP file: its canny edges (100, 200) are the condition')
+    .argument('<prompt>', 'the caption of the image to draw')
+    .option('--edges', 'the input already is an edge map (white on black)', false)
+    .option('--no-instruction', 'leave out the task instruction before the caption')
+    .action(async (path: string, prompt: string, f: ImageFlags & { edges: boolean; instruction: boolean }) => {
+      const p = nonEmpty('prompt', prompt);
+      const img = await readImage(path);
+      outDir(f.out);
+      const r = canny2img(modelFor(f), img, p, { ...decodeOptions(f), edges: f.edges, instruction: f.instruction });
+      await writeImageTask(f, r, r.text, { command: 'canny2img', image: path, prompt: r.text, edges: f.edges });
+    });
+
+  modelFlags(program.command('ask').description('answer a question about an image (prints the answer)'))
+    .argument('<image>', 'PNG, JPEG or WebP file')
+    .argument('<question>', 'e.g. "What does this emoji show?"')
+    .option('--max-tokens <n>', 'longest answer in tokens', positiveInt('--max-tokens'), 32)
+    .option('--temperature <t>', '0 = greedy; above 0 samples (with --top-p)', nonNegative('--temperature'), 0)
+    .option('--top-p <p>', 'nucleus sampling mass', nonNegative('--top-p'), 0.9)
+    .option('--seed <n>', 'sampling seed', (v) => parseSeeds(v)[0], 0)
+    .option('--out <dir>', 'also write the input as the model saw it and settings.json with the answer')
+    .action(async (path: string, question: string, f: ModelFlags & { maxTokens: number; temperature: number; topP: number; seed: number; out?: string }) => {
+      const q = nonEmpty('question', question);
+      const img = await readImage(path);
+      if (f.out) outDir(f.out);
+      const r = ask(loadModel(f), img, q, { maxTokens: f.maxTokens, temperature: f.temperature, topP: f.topP, seed: f.seed });
+      if (r.note) process.stderr.write(`note: ${r.note}\n`);
+      process.stdout.write(`${r.answer}\n`);
+      if (f.out) {
+        await writeImage(r.input, join(f.out, 'input.png'));
+        writeSettings(f.out, {
+          command: 'ask', image: path, question: q, answer: r.answer, model: f.model, mllm: r.stage, note: r.note,
+          maxTokens: f.maxTokens, temperature: f.temperature, topP: f.topP, seed: f.seed, files: ['input.png', 'settings.json'],
+        });
+      }
+    });
+
+  modelFlags(program.command('ground').description('find a phrase in an image: a box from the 224 position tokens, drawn on it'))
+    .argument('<image>', 'PNG, JPEG or WebP file')
+    .argument('<phrase>', 'e.g. "grinning face"')
+    .requiredOption('--out <dir>', 'output folder for box.png and settings.json')
+    .action(async (path: string, phrase: string, f: ModelFlags & { out: string }) => {
+      const p = nonEmpty('phrase', phrase);
+      const img = await readImage(path);
+      outDir(f.out);
+      const r = ground(loadModel(f), img, p);
+      if (r.note) process.stderr.write(`note: ${r.note}\n`);
+      await writeImage(r.drawn, join(f.out, 'box.png'));
+      writeSettings(f.out, {
+        command: 'ground', image: path, phrase: p, question: r.question, answer: r.answer, box: r.box,
+        model: f.model, mllm: r.stage, note: r.note, files: ['box.png', 'settings.json'],
+      });
+      process.stdout.write(r.box
+        ? `box ${r.box.join(',')} (x0,y0,x1,y1 in pixels, inclusive); wrote box.png to ${f.out}\n`
+        : `no box in the answer '${r.answer}'; wrote the image and settings.json to ${f.out}\n`);
+    });
+}
