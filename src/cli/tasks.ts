@@ -15,7 +15,7 @@ import { DECODE_DEFAULTS } from '../pipelines/decode.js';
 import { edit, FINE_SCALES } from '../pipelines/edit.js';
 import { ALL_SCALES, checkScales, generate, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
 import { ground } from '../pipelines/ground.js';
-import { inpaint, parseBox, type Box } from '../pipelines/inpaint.js';
+import { holeMask, inpaint, parseBox, type Box } from '../pipelines/inpaint.js';
 import type { PumaModel } from '../pipelines/model.js';
 import { DEFAULT_MODEL, parseScales, parseSeeds, tensorToImages } from './reconstruct.js';
 
@@ -175,6 +175,7 @@ export function registerTaskCommands(program: Command): void {
       if (!f.mask === !f.box) throw new Error('inpaint needs exactly one of --mask <png> and --box x,y,w,h');
       const img = await readImage(path);
       const region = f.mask ? { mask: await readImage(f.mask) } : { box: f.box! };
+      holeMask(region, img.width, img.height); // the region's errors before the model loads
       outDir(f.out);
       const r = inpaint(modelFor(f), img, region, { ...decodeOptions(f), caption: f.caption, instruction: f.instruction });
       await writeImageTask(f, r, r.text, { command: 'inpaint', image: path, mask: f.mask, box: f.box, prompt: r.text });

@@ -1,0 +1,323 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Command, CommanderError } from 'commander';
+import { HOLE_VALUE } from '../../src/data/derive.js';
+import { tokenizeSample } from '../../src/data/tasks/sequence.js';
+import { toTokenizerJson, trainBpe } from '../../src/data/tokenizer/bpe.js';
+import { loadTokenizer } from '../../src/data/tokenizer/tokenizer.js';
+import { registerTaskCommands } from '../../src/cli/tasks.js';
+import { clipTextConfig, clipVisionConfig, llamaConfig, unetConfig, vaeConfig } from '../../src/io/config.js';
+import { encodeImage, type Image } from '../../src/io/image.js';
+import { CLIPModel } from '../../src/models/clip/model.js';
+import { PumaDecoder } from '../../src/models/puma/decoder.js';
+import { MultiGranularEncoder, SCALE_TOKENS } from '../../src/models/puma/encoder.js';
+import { IMAGE_SLOTS, PumaMLLM, type MllmPart } from '../../src/models/puma/mllm.js';
+import type { MllmConfig } from '../../src/models/puma/mllm-config.js';
+import { MINI_VAE } from '../../src/models/puma/small.js';
+import { AutoencoderKL } from '../../src/models/vae/model.js';
+import { ask } from '../../src/pipelines/ask.js';
+import { isBundle, loadBundle, writeBundle } from '../../src/pipelines/bundle.js';
+import { edit } from '../../src/pipelines/edit.js';
+import { argmax, clipScores, generate } from '../../src/pipelines/generate.js';
+import { drawBox, ground } from '../../src/pipelines/ground.js';
+import { conditionPrompt, holeMask, maskedImage, parseBox } from '../../src/pipelines/inpaint.js';
+import { mllmFor, nullImageScales, type PumaModel } from '../../src/pipelines/model.js';
+import * as T from '../../src/tensor/index.js';
+import { buildMiniClip } from '../../src/train/recipes/clip.js';
+
+const C = 8;
+const corpus = ['grinning face', 'red apple', 'smiling face with heart eyes', 'thumbs up', 'a Twemoji of a cat'];
+const tokJson = toTokenizerJson(trainBpe(corpus, 500));
+const tok = loadTokenizer(tokJson);
+
+function tinyMllm(featureDim = C, seed = 0): PumaMLLM {
+  T.manualSeed(seed);
+  const llm = llamaConfig({
+    vocab_size: tok.vocabSize, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2,
+    num_key_value_heads: 1, max_position_embeddings: 1024, rope_theta: 10000, rms_norm_eps: 1e-5,
+    bos_token_id: tok.special.bos, eos_token_id: tok.special.eos,
+  });
+  const config: MllmConfig = { llm, featureDim, projector: 'mlp2x_gelu', tokens: tok.special };
+  return new PumaMLLM(Object.freeze(config)).eval();
+}
+
+/** A random PUMA small enough for a test: 8-channel features on the 16x16 grid, 4x4 latents, 8x8 images. */
+function tinyPuma(): PumaModel {
+  T.manualSeed(0);
+  const clip = new CLIPModel({
+    visionConfig: clipVisionConfig({
+      hidden_size: C, intermediate_size: 16, projection_dim: C, num_hidden_layers: 1, num_attention_heads: 2, image_size: 64, patch_size: 4,
+    }),
+    textConfig: clipTextConfig({
+      vocab_size: tok.vocabSize, hidden_size: C, intermediate_size: 16, projection_dim: C, num_hidden_layers: 1, num_attention_heads: 2,
+      max_position_embeddings: 32, pad_token_id: tok.special.pad, bos_token_id: tok.special.bos, eos_token_id: tok.special.eos,
+    }),
+    projectionDim: C, logitScaleInitValue: Math.log(1 / 0.07),
+  });
+  clip.freeze().eval();
+  const vae = new AutoencoderKL(vaeConfig({
+    block_out_channels: [8, 8], down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'],
+    up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'], layers_per_block: 1, latent_channels: 4, norm_num_groups: 4,
+  }));
+  const decoders = SCALE_TOKENS.map((tokens, k) => new PumaDecoder({
+    scale: k, featureDim: C, latentChannels: 4, latentSize: 4, spatialChannels: 0,
+    unet: unetConfig({
+      sample_size: 4, in_channels: 4, out_channels: 4,
+      down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+      block_out_channels: [8, 8], layers_per_block: 1, attention_head_dim: 2, cross_attention_dim: 8, norm_num_groups: 4,
+      mapping_dim: C, mapping_dim1: 8, num_tokens: tokens, use_embeds: k === 0, use_linear_projection: true,
+    }),
+  }).eval());
+  const encoder = new MultiGranularEncoder(clip.vision_model);
+  const mllm = tinyMllm();
+  return { clip, tokenizer: tok, encoder, vae, scalingFactor: 1, decoders, nullScales: nullImageScales(encoder), mllm, mllms: { pretrain: mllm } };
+}
+
+const puma = tinyPuma();
+
+function testImage(w: number, h: number, seed = 1): Image {
+  const g = new T.Generator(seed);
+  return { width: w, height: h, channels: 3, data: Uint8Array.from({ length: w * h * 3 }, () => Math.floor(g.uniform() * 256)) };
+}
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+
+test('generate regresses f4 down to the finest requested scale only and decodes exactly those scales per seed', () => {
+  const r = generate(puma, 'grinning face', { scales: [4, 2], seeds: [0, 1], steps: 2 });
+  assert.equal(r.stage, 'pretrain');
+  assert.match(r.note ?? '', /no instruction-tuned MLLM for 't2i'/);
+  assert.deepEqual(r.features.map((f) => f?.shape ?? null), [null, null, [1, 16, C], [1, 4, C], [1, 1, C]]);
+  // stopping early does not change the coarse scales: they equal a full f4..f0 generation's
+  const full = puma.mllm!.generateImage(tok.encode('grinning face'), { upToScale: 0 });
+  for (const k of [4, 3, 2]) assert.ok(maxDiff(r.features[k]!.toArray(), full[k]!.toArray()) < 1e-5, `f${k}`);
+  assert.deepEqual(r.rows.map((row) => [row.seed, [...row.images.keys()]]), [[0, [4, 2]], [1, [4, 2]]]);
+  for (const row of r.rows) for (const x of row.images.values()) assert.deepEqual(x.shape, [1, 3, 8, 8]);
+  assert.ok(maxDiff(r.rows[0].images.get(4)!.toArray(), r.rows[1].images.get(4)!.toArray()) > 1e-4, 'seeds differ');
+  assert.equal(r.rows[0].best, undefined);
+
+  const tuned = tinyMllm(C, 9);
+  assert.equal(generate({ ...puma, mllms: { ...puma.mllms, t2i: tuned } }, 'grinning face', { scales: [4], steps: 1 }).stage, 't2i');
+  assert.throws(() => generate(puma, '  ', { scales: [4] }), /the prompt is empty/);
+  assert.throws(() => generate({ ...puma, decoders: [null, ...puma.decoders.slice(1)] }, 'x', { scales: [0] }), /no decoder for scale f0/);
+  assert.throws(() => generate({ ...puma, mllm: null, mllms: {} }, 'x', { scales: [4] }), /no MLLM in this model/);
+});
+
+test("5-scale Max keeps, per seed, the scale whose image has the highest CLIP score against the prompt", () => {
+  assert.equal(argmax([0.1, 0.5, 0.5, 0.2]), 1);
+  assert.equal(argmax([-3, -1, -2]), 1);
+  const prompt = 'red apple';
+  const r = generate(puma, prompt, { scales: [4, 3, 2, 1, 0], seeds: [0, 3], steps: 2, best: true });
+  for (const row of r.rows) {
+    assert.deepEqual([...row.scores!.keys()], [4, 3, 2, 1, 0]);
+    const scales = [...row.images.keys()];
+    // each score is that image's own CLIP cosine similarity with the prompt
+    const own = scales.map((k) => clipScores(puma, prompt, [row.images.get(k)!])[0]);
+    assert.ok(maxDiff(own, scales.map((k) => row.scores!.get(k)!)) < 1e-5);
+    assert.ok(own.every((s) => s >= -1 - 1e-6 && s <= 1 + 1e-6), 'cosine similarities');
+    assert.ok(new Set(own.map((s) => s.toFixed(6))).size > 1, 'random decoders give different scores');
+    assert.equal(row.best, scales[argmax(own)]);
+    assert.ok(own.every((s) => s <= row.scores!.get(row.best!)!));
+  }
+});
+
+test('edit and conditional generation prompt the MLLM in the training layout and stop at the requested scale', () => {
+  const calls: { parts: readonly MllmPart[]; upTo?: number }[] = [];
+  const stub = {
+    generateImage(parts: readonly MllmPart[], o: { upToScale?: number }) {
+      calls.push({ parts, upTo: o.upToScale });
+      return SCALE_TOKENS.map((n, k) => (k >= (o.upToScale ?? 0) ? T.randn([1, n, C]).keep() : null));
+    },
+  } as unknown as PumaMLLM;
+  const model = { ...puma, mllms: { ...puma.mllms, edit: stub } };
+  const r = edit(model, testImage(32, 32), ' Make the skin darker. ', { scales: [1, 0], steps: 1 });
+  assert.equal(r.stage, 'edit');
+  assert.equal(r.note, undefined);
+  assert.equal(calls[0].upTo, 0);
+  assert.deepEqual([r.input.width, r.input.height], [64, 64]);
+  // <s>[IMG] source [/IMG] instruction, as tokenizeSample writes an edit sample up to the target's [IMG]
+  const train = tokenizeSample({
+    task: 'edit', split: 'test', meta: {}, segments: [
+      { kind: 'image', ref: { image: 0 }, role: 'input' }, { kind: 'text', text: ' Make the skin darker. ', loss: false },
+      { kind: 'image', ref: { image: 1 }, role: 'target' },
+    ],
+  }, tok);
+  const want = train.slice(0, 5).flatMap((p) => (p.kind === 'tokens' ? p.ids : [-1]));
+  const got = calls[0].parts.flatMap((p) => (p.kind === 'tokens' ? p.ids : [-1]));
+  assert.deepEqual(got, want);
+  const img = calls[0].parts.find((p) => p.kind === 'image');
+  assert.deepEqual(img?.kind === 'image' && img.features.shape, [IMAGE_SLOTS, C]);
+  assert.deepEqual([...r.rows[0].images.keys()], [1, 0]);
+});
+
+test('box parsing, hole masks at the model size, grey holes, condition prompts', () => {
+  assert.deepEqual(parseBox('8,8,32,16'), [8, 8, 32, 16]);
+  assert.deepEqual(parseBox(' 0, 1 ,2,3'), [0, 1, 2, 3]);
+  for (const bad of ['1,2,3', '1,2,3,4,5', '1,2,0,4', '-1,2,3,4', 'a,b,c,d', '1.5,2,3,4', '1,,3,4', '']) {
+    assert.throws(() => parseBox(bad), /--box takes x,y,w,h/, bad);
+  }
+  const sum = (m: Uint8Array) => m.reduce((a, b) => a + b, 0);
+  const left = holeMask({ box: [0, 0, 32, 64] }, 64, 64);
+  assert.equal(left.length, 64 * 64);
+  assert.equal(sum(left), 32 * 64);
+  assert.equal(left[5 * 64 + 31], 1);
+  assert.equal(left[5 * 64 + 32], 0);
+  // a box on a 128x128 input covers the same fraction of the 64x64 model input
+  const big = holeMask({ box: [32, 32, 64, 64] }, 128, 128);
+  assert.equal(sum(big), 32 * 32);
+  assert.equal(big[16 * 64 + 16], 1);
+  assert.equal(big[15 * 64 + 16], 0);
+  assert.throws(() => holeMask({ box: [40, 0, 32, 8] }, 64, 64), /extends past the 64x64 image/);
+  const mask: Image = { width: 64, height: 64, channels: 3, data: new Uint8Array(64 * 64 * 3) };
+  for (let y = 0; y < 10; y++) mask.data.fill(255, y * 64 * 3, (y * 64 + 20) * 3);
+  assert.equal(sum(holeMask({ mask }, 64, 64)), 10 * 20);
+  assert.throws(() => holeMask({ mask }, 32, 32), /the mask is 64x64 but the image is 32x32/);
+  assert.throws(() => holeMask({ mask: { ...mask, data: new Uint8Array(64 * 64 * 3) } }, 64, 64), /region to fill is empty/);
+  const img = testImage(64, 64);
+  const masked = maskedImage(img, left);
+  assert.deepEqual([...masked.data.subarray(0, 3)], [HOLE_VALUE, HOLE_VALUE, HOLE_VALUE]);
+  assert.deepEqual([...masked.data.subarray(40 * 3, 41 * 3)], [...img.data.subarray(40 * 3, 41 * 3)]);
+  assert.equal(conditionPrompt('Complete the image.', { caption: ' red apple ' }), 'Complete the image. red apple');
+  assert.equal(conditionPrompt('Complete the image.', {}), 'Complete the image.');
+  assert.equal(conditionPrompt('Complete the image.', { caption: 'red apple', instruction: false }), 'red apple');
+  assert.throws(() => conditionPrompt('Complete the image.', { instruction: false }), /needs a caption/);
+});
+
+test('ground reads the four position tokens back to the input\'s pixels and draws the box; ask captions with the pretrained model', () => {
+  const seen: MllmPart[][] = [];
+  const answer = (ids: number[]) => ({
+    generateText(parts: MllmPart[]) { seen.push(parts); return ids; },
+  } as unknown as PumaMLLM);
+  const box = [56, 56, 167, 167].map((i) => tok.posId(i));
+  const g = ground({ ...puma, mllms: { ...puma.mllms, understand: answer(box) } }, testImage(128, 128), 'grinning face');
+  assert.equal(g.stage, 'understand');
+  assert.deepEqual(g.box, [32, 32, 95, 95]);
+  assert.match(g.question, /Where is the grinning face in the image\?/);
+  assert.deepEqual([...g.drawn.data.subarray((32 * 128 + 32) * 3, (32 * 128 + 32) * 3 + 3)], [230, 30, 30]);
+  assert.deepEqual([...g.drawn.data.subarray((64 * 128 + 64) * 3, (64 * 128 + 64) * 3 + 3)], [...testImage(128, 128).data.subarray((64 * 128 + 64) * 3, (64 * 128 + 64) * 3 + 3)]);
+  const none = ground({ ...puma, mllms: { ...puma.mllms, understand: answer(tok.encode('no idea')) } }, testImage(64, 64), 'cat');
+  assert.equal(none.box, null);
+  const drawn = drawBox(testImage(16, 16), [2, 2, 5, 5]);
+  assert.deepEqual([...drawn.data.subarray((2 * 16 + 4) * 3, (2 * 16 + 4) * 3 + 3)], [230, 30, 30]);
+
+  const q = ask({ ...puma, mllms: { ...puma.mllms, understand: answer(tok.encode('red apple')) } }, testImage(64, 64), 'What is this?');
+  assert.equal(q.answer, 'red apple');
+  const withQuestion = seen.at(-1)!;
+  const a = ask({ ...puma, mllms: { pretrain: answer(tok.encode('thumbs up')) } }, testImage(64, 64), 'What is this?');
+  assert.equal(a.stage, 'pretrain');
+  assert.match(a.note!, /captions the image instead/);
+  // the image-to-text layout of pretraining: <s>[IMG] f4..f0 [/IMG], no question
+  assert.deepEqual(seen.at(-1)!.flatMap((p): (number | string)[] => (p.kind === 'tokens' ? [...p.ids] : ['image'])), [tok.special.bos, tok.special.imgStart, 'image', tok.special.imgEnd]);
+  assert.ok(withQuestion.length > 3 && withQuestion.some((p) => p.kind === 'tokens' && p.ids.length > 10), 'the understanding layout asks the question');
+  // a real (random) MLLM writes at most maxTokens ids
+  assert.ok(ask(puma, testImage(64, 64), 'What is this?', { maxTokens: 3 }).ids.length <= 3);
+});
+
+test('a bundle round trip keeps every MLLM stage, stored as float16', () => {
+  T.manualSeed(2);
+  const clip = buildMiniClip(tok).freeze().eval();
+  const encoder = new MultiGranularEncoder(clip.vision_model);
+  const pretrain = tinyMllm(128, 3), edit = tinyMllm(128, 4);
+  const model: PumaModel = {
+    clip, tokenizer: tok, encoder, vae: new AutoencoderKL(MINI_VAE), scalingFactor: 0.75, decoders: [null, null, null, null, null],
+    nullScales: [], mllm: pretrain, mllms: { pretrain, edit },
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'puma-bundle-'));
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokJson));
+  assert.deepEqual(writeBundle(model, dir), ['clip', 'vae', 'mllm-pretrain', 'mllm-edit']);
+  assert.ok(isBundle(dir));
+  const header = safetensorsHeader(join(dir, 'mllm-edit', 'model.safetensors'));
+  const dtypes = new Set(Object.entries(header).filter(([k]) => k !== '__metadata__').map(([, v]) => (v as { dtype: string }).dtype));
+  assert.deepEqual([...dtypes], ['F16']);
+
+  const back = loadBundle(dir);
+  assert.deepEqual(Object.keys(back.mllms).sort(), ['edit', 'pretrain']);
+  assert.equal(back.mllm, back.mllms.pretrain);
+  assert.equal(back.scalingFactor, 0.75);
+  assert.deepEqual(back.mllms.edit!.config, edit.config);
+  for (const [name, p] of edit.namedParameters()) {
+    const q = back.mllms.edit!.stateDict().get(name)!;
+    const a = p.toArray(), b = q.toArray();
+    for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-3 * Math.abs(a[i]) + 1e-7, `${name}[${i}]: ${a[i]} vs ${b[i]}`);
+  }
+  assert.equal(mllmFor(back, 'edit').stage, 'edit');
+  assert.equal(mllmFor(back, 'cond').stage, 'pretrain');
+  assert.equal(back.nullScales.length, 5);
+});
+
+function safetensorsHeader(path: string): Record<string, unknown> {
+  const fd = openSync(path, 'r');
+  try {
+    const len = Buffer.alloc(8);
+    readSync(fd, len, 0, 8, 0);
+    const n = Number(len.readBigUInt64LE());
+    const json = Buffer.alloc(n);
+    readSync(fd, json, 0, n, 8);
+    return JSON.parse(json.toString('utf8'));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Runs the task commands (no model is loaded before these errors). */
+async function cli(...args: string[]): Promise<string> {
+  const program = new Command('puma').exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+  registerTaskCommands(program);
+  try {
+    await program.parseAsync(['node', 'puma', ...args]);
+  } catch (err) {
+    if (err instanceof CommanderError) return `commander: ${err.code}`;
+    return (err as Error).message;
+  }
+  return 'ok';
+}
+
+test('task commands reject bad input with one clear message before loading a model', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'puma-tasks-'));
+  const png = join(dir, 'in.png'), text = join(dir, 'notes.txt');
+  writeFileSync(png, await encodeImage(testImage(64, 64), 'png'));
+  writeFileSync(text, 'not an image');
+  const out = join(dir, 'out'), missingModel = join(dir, 'no-model');
+  const cases: [string[], RegExp][] = [
+    [['generate', '', '--out', out], /^the prompt is empty$/],
+    [['generate', 'x', '--scales', '4,7', '--out', out], /^--scales takes a comma-separated list of 0\.\.4/],
+    [['generate', 'x', '--seeds', '0,-1', '--out', out], /^--seeds takes non-negative integers/],
+    [['generate', 'x', '--steps', '2.5', '--out', out], /^--steps must be a positive integer/],
+    [['generate', 'x', '--guidance', 'abc', '--out', out], /^--guidance must be a number >= 0/],
+    [['generate', 'x', '--scheduler', 'plms', '--out', out], /^--scheduler must be one of/],
+    [['generate', 'x'], /^commander: commander.missingMandatoryOptionValue$/],
+    [['edit', join(dir, 'missing.png'), 'Make it red.', '--out', out], /^image file not found: .*missing\.png$/],
+    [['edit', text, 'Make it red.', '--out', out], /unsupported image format/],
+    [['edit', png, ' ', '--out', out], /^the instruction is empty$/],
+    [['inpaint', png, '--box', '1,2,3', '--out', out], /^--box takes x,y,w,h/],
+    [['inpaint', png, '--out', out], /^inpaint needs exactly one of --mask <png> and --box x,y,w,h$/],
+    [['inpaint', png, '--box', '1,1,4,4', '--mask', png, '--out', out], /^inpaint needs exactly one of/],
+    [['inpaint', png, '--box', '60,0,8,8', '--out', out, '--model', missingModel], /^box 60,0,8,8 extends past the 64x64 image$/],
+    [['inpaint', png, '--mask', join(dir, 'nomask.png'), '--out', out], /^image file not found: .*nomask\.png$/],
+    [['canny2img', png, '', '--out', out], /^the prompt is empty$/],
+    [['ask', png, ''], /^the question is empty$/],
+    [['ground', png, 'cat', '--out', png], /is a file, not a folder$/],
+    [['colorize', png, '--out', out, '--model', missingModel], /^no model at .*no-model$/],
+  ];
+  for (const [args, re] of cases) assert.match(await cli(...args), re, args.join(' '));
+});
+
+test('the puma binary prints task errors as one line and exits 1', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8' });
+  for (const [args, re] of [
+    [['generate', 'grinning face', '--scales', '9', '--out', join(tmpdir(), 'x')], /^puma: --scales takes/],
+    [['inpaint', 'missing.png', '--box', '0,0,8,8', '--out', join(tmpdir(), 'x')], /^puma: image file not found: missing\.png/],
+  ] as [string[], RegExp][]) {
+    const r = run(...args);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
