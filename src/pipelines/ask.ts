@@ -51,7 +51,7 @@ export function ask(model: PumaModel, image: Image, question: string, opts: AskO
   });
   slots.dispose();
   const why = stage === 'pretrain' ? `${note}; it captions the image instead of answering` : note;
-  return { answer: model.tokenizer.decode(ids).trim(), ids, stage, note: why, input };
+  return { answer: ids.length ? model.tokenizer.decode(ids).trim() : '', ids, stage, note: why, input };
 }
 
 /** The 341 feature slots [341, C] (f4..f0) of a model-size image. */

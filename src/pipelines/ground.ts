@@ -42,7 +42,8 @@ export function ground(model: PumaModel, image: Image, phrase: string, opts: { m
   const slots = imageSlots(model, modelImage(image));
   const ids = mllm.generateText(questionParts(model.tokenizer, slots, question), { maxTokens: opts.maxTokens ?? 8, greedy: true });
   slots.dispose();
-  const answer = model.tokenizer.decode(ids).trim();
+  // (the tokenizer refuses to decode nothing: a model may stop at once)
+  const answer = ids.length ? model.tokenizer.decode(ids).trim() : '';
   // the image was resized (not cropped) to the model's size, so relative positions carry over
   const box = posTokensToBox(answer, image.width, image.height);
   const rgb = compositeOver(image, 255).rgb;

@@ -204,6 +204,8 @@ test('ground reads the four position tokens back to the input\'s pixels and draw
   assert.deepEqual([...g.drawn.data.subarray((64 * 128 + 64) * 3, (64 * 128 + 64) * 3 + 3)], [...testImage(128, 128).data.subarray((64 * 128 + 64) * 3, (64 * 128 + 64) * 3 + 3)]);
   const none = ground({ ...puma, mllms: { ...puma.mllms, understand: answer(tok.encode('no idea')) } }, testImage(64, 64), 'cat');
   assert.equal(none.box, null);
+  const silent = ground({ ...puma, mllms: { ...puma.mllms, understand: answer([]) } }, testImage(64, 64), 'cat');
+  assert.deepEqual([silent.box, silent.answer], [null, '']);
   const drawn = drawBox(testImage(16, 16), [2, 2, 5, 5]);
   assert.deepEqual([...drawn.data.subarray((2 * 16 + 4) * 3, (2 * 16 + 4) * 3 + 3)], [230, 30, 30]);
 
