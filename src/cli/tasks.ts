@@ -16,7 +16,8 @@ import { edit, FINE_SCALES } from '../pipelines/edit.js';
 import { ALL_SCALES, checkScales, generate, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
 import { ground } from '../pipelines/ground.js';
 import { holeMask, inpaint, parseBox, type Box } from '../pipelines/inpaint.js';
-import type { PumaModel } from '../pipelines/model.js';
+import { mllmFor, type PumaModel } from '../pipelines/model.js';
+import type { MllmTask } from '../train/recipes/mllm.js';
 import { DEFAULT_MODEL, parseScales, parseSeeds, tensorToImages } from './reconstruct.js';
 
 interface ModelFlags { model: string; data: string }
@@ -98,7 +99,6 @@ async function writeImageTask(
   f: ImageFlags, r: ImageTaskResult & { input?: Image; text?: string }, title: string, settings: Record<string, unknown>,
 ): Promise<void> {
   if (process.stderr.isTTY) process.stderr.write('\n');
-  if (r.note) process.stderr.write(`note: ${r.note}\n`);
   const files: string[] = [];
   const save = async (img: Image, name: string) => {
     await writeImage(img, join(f.out, name));
@@ -132,13 +132,21 @@ async function writeImageTask(
   for (const row of r.rows) {
     if (row.best !== undefined) process.stdout.write(`seed ${row.seed}: best f${row.best} (CLIP score ${row.scores!.get(row.best)!.toFixed(3)})\n`);
   }
-  process.stdout.write(`wrote ${files.length} files to ${f.out}\n`);
+  process.stdout.write(`wrote ${files.length} file${files.length === 1 ? '' : 's'} to ${f.out}\n`);
 }
 
-/** A model whose decoders cover the scales, or a one-line error before any work starts. */
-function modelFor(f: ImageFlags): PumaModel {
+/** A model whose decoders cover the scales and that has an MLLM, or a one-line error before any work starts. */
+function modelFor(f: ImageFlags, task: MllmTask): PumaModel {
   const model = loadModel(f);
   checkScales(model, f.scales);
+  noteMllm(model, task);
+  return model;
+}
+
+/** Says up front when a task runs on the pretrained MLLM (throws when there is none). */
+function noteMllm(model: PumaModel, task: MllmTask): PumaModel {
+  const { note } = mllmFor(model, task);
+  if (note) process.stderr.write(`note: ${note}\n`);
   return model;
 }
 
@@ -150,7 +158,7 @@ export function registerTaskCommands(program: Command): void {
     .action(async (prompt: string, f: ImageFlags & { best: boolean }) => {
       const p = nonEmpty('prompt', prompt);
       outDir(f.out);
-      const r = generate(modelFor(f), p, { ...decodeOptions(f), best: f.best });
+      const r = generate(modelFor(f, 't2i'), p, { ...decodeOptions(f), best: f.best });
       await writeImageTask(f, r, p, { command: 'generate', prompt: p, best: f.best });
     });
 
@@ -161,7 +169,7 @@ export function registerTaskCommands(program: Command): void {
       const text = nonEmpty('instruction', instruction);
       const img = await readImage(path);
       outDir(f.out);
-      const r = edit(modelFor(f), img, text, decodeOptions(f));
+      const r = edit(modelFor(f, 'edit'), img, text, decodeOptions(f));
       await writeImageTask(f, r, text, { command: 'edit', image: path, instruction: text });
     });
 
@@ -177,7 +185,7 @@ export function registerTaskCommands(program: Command): void {
       const region = f.mask ? { mask: await readImage(f.mask) } : { box: f.box! };
       holeMask(region, img.width, img.height); // the region's errors before the model loads
       outDir(f.out);
-      const r = inpaint(modelFor(f), img, region, { ...decodeOptions(f), caption: f.caption, instruction: f.instruction });
+      const r = inpaint(modelFor(f, 'cond'), img, region, { ...decodeOptions(f), caption: f.caption, instruction: f.instruction });
       await writeImageTask(f, r, r.text, { command: 'inpaint', image: path, mask: f.mask, box: f.box, prompt: r.text });
     });
 
@@ -188,7 +196,7 @@ export function registerTaskCommands(program: Command): void {
     .action(async (path: string, f: ImageFlags & { caption?: string; instruction: boolean }) => {
       const img = await readImage(path);
       outDir(f.out);
-      const r = colorize(modelFor(f), img, { ...decodeOptions(f), caption: f.caption, instruction: f.instruction });
+      const r = colorize(modelFor(f, 'cond'), img, { ...decodeOptions(f), caption: f.caption, instruction: f.instruction });
       await writeImageTask(f, r, r.text, { command: 'colorize', image: path, prompt: r.text });
     });
 
@@ -201,7 +209,7 @@ export function registerTaskCommands(program: Command): void {
       const p = nonEmpty('prompt', prompt);
       const img = await readImage(path);
       outDir(f.out);
-      const r = canny2img(modelFor(f), img, p, { ...decodeOptions(f), edges: f.edges, instruction: f.instruction });
+      const r = canny2img(modelFor(f, 'cond'), img, p, { ...decodeOptions(f), edges: f.edges, instruction: f.instruction });
       await writeImageTask(f, r, r.text, { command: 'canny2img', image: path, prompt: r.text, edges: f.edges });
     });
 
@@ -217,8 +225,11 @@ export function registerTaskCommands(program: Command): void {
       const q = nonEmpty('question', question);
       const img = await readImage(path);
       if (f.out) outDir(f.out);
-      const r = ask(loadModel(f), img, q, { maxTokens: f.maxTokens, temperature: f.temperature, topP: f.topP, seed: f.seed });
+      const model = loadModel(f);
+      mllmFor(model, 'understand'); // no MLLM at all: the error before any work
+      const r = ask(model, img, q, { maxTokens: f.maxTokens, temperature: f.temperature, topP: f.topP, seed: f.seed });
       if (r.note) process.stderr.write(`note: ${r.note}\n`);
+      if (!r.answer) process.stderr.write('note: the model stopped without writing an answer\n');
       process.stdout.write(`${r.answer}\n`);
       if (f.out) {
         await writeImage(r.input, join(f.out, 'input.png'));
@@ -237,8 +248,7 @@ export function registerTaskCommands(program: Command): void {
       const p = nonEmpty('phrase', phrase);
       const img = await readImage(path);
       outDir(f.out);
-      const r = ground(loadModel(f), img, p);
-      if (r.note) process.stderr.write(`note: ${r.note}\n`);
+      const r = ground(noteMllm(loadModel(f), 'understand'), img, p);
       await writeImage(r.drawn, join(f.out, 'box.png'));
       writeSettings(f.out, {
         command: 'ground', image: path, phrase: p, question: r.question, answer: r.answer, box: r.box,
