@@ -123,8 +123,11 @@ test("5-scale Max keeps, per seed, the scale whose image has the highest CLIP sc
     assert.ok(maxDiff(own, scales.map((k) => row.scores!.get(k)!)) < 1e-5);
     assert.ok(own.every((s) => s >= -1 - 1e-6 && s <= 1 + 1e-6), 'cosine similarities');
     assert.ok(new Set(own.map((s) => s.toFixed(6))).size > 1, 'random decoders give different scores');
-    assert.equal(row.best, scales[argmax(own)]);
-    assert.ok(own.every((s) => s <= row.scores!.get(row.best!)!));
+    const scores = scales.map((k) => row.scores!.get(k)!);
+    assert.equal(row.best, scales[argmax(scores)]);
+    assert.ok(scores.every((s) => s <= row.scores!.get(row.best!)!));
+    // (one image at a time and five in a batch agree to float rounding, not bit for bit)
+    assert.ok(own.every((s) => s <= row.scores!.get(row.best!)! + 1e-5));
   }
 });
 
