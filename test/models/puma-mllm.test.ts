@@ -191,10 +191,22 @@ test('a tiny model overfits one text-to-image and one image-to-text sample', () 
       ces.push(l.ce);
     });
   }
-  assert.ok(losses[29] < 0.1 * losses[0], `loss ${losses[0].toFixed(1)} -> ${losses[29].toFixed(1)} in 30 steps`);
+  // the head starts at a constant output: 341 random vectors take a few steps to fit
+  assert.ok(losses[29] < 0.2 * losses[0], `loss ${losses[0].toFixed(1)} -> ${losses[29].toFixed(1)} in 30 steps`);
+  assert.ok(losses[99] < 0.05 * losses[0], `loss ${losses[0].toFixed(1)} -> ${losses[99].toFixed(1)} in 100 steps`);
   // the text term weighs 0.02, so the caption needs more steps than the features
   assert.ok(ces[99] < 0.25 * ces[0], `ce ${ces[0].toFixed(2)} -> ${ces[99].toFixed(2)}`);
   const prefix = i2t(f2, []).slice(0, 3);
   const text = m.generateText(prefix, { greedy: true, maxTokens: 6 });
   assert.deepEqual(text, [7, 8, 9]);
+});
+
+test('setFeatureMean starts the regression at the given mean', () => {
+  const m = tinyModel(8);
+  const mean = Float32Array.from({ length: C }, (_, c) => 5 - c);
+  m.setFeatureMean(mean);
+  const [f0] = m.generateImage([5, 6], { upToScale: 0 });
+  const avg = f0!.mean(1).toArray();
+  for (let c = 0; c < C; c++) assert.ok(Math.abs(avg[c] - mean[c]) < 0.3, `channel ${c}: ${avg[c]} vs ${mean[c]}`);
+  assert.throws(() => m.setFeatureMean([1, 2]), /channels/);
 });

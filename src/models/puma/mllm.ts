@@ -3,7 +3,7 @@
 // regression head on the hidden states. An image is `[IMG] f4 f3 f2 f1 f0 [/IMG]`, 341 feature
 // slots coarse to fine.
 import { LlamaForCausalLM, KVCache } from '../llama/model.js';
-import { Linear, Module, normal } from '../../nn/index.js';
+import { Linear, Module, normal, zerosInit } from '../../nn/index.js';
 import {
   cat, crossEntropy, fromArray, gelu, keep, noGrad, tidy, type Generator, type Tensor,
 } from '../../tensor/index.js';
@@ -142,6 +142,19 @@ export class PumaMLLM extends Module {
     // transformers' LlamaPreTrainedModel init (initializer_range 0.02) for a backbone trained
     // from scratch; norms stay at 1. A checkpoint load overwrites all of it.
     for (const [name, p] of this.llm.namedParameters()) if (!/norm\.weight$/.test(name)) normal(0.02)(p);
+    // the head starts near a constant output (its bias), which setFeatureMean can put at the data mean
+    normal(0.02)(this.regression_head.weight);
+    zerosInit(this.regression_head.bias!);
+  }
+
+  /**
+   * Starts the regression at the features' per-channel mean (before training from scratch): the
+   * head then outputs about the mean on every slot, instead of a random offset the small alpha of
+   * f0 and f1 would take long to remove.
+   */
+  setFeatureMean(mean: ArrayLike<number>): void {
+    if (mean.length !== this.config.featureDim) throw new RangeError(`feature mean has ${mean.length} channels, not ${this.config.featureDim}`);
+    this.regression_head.bias!.data.set(mean);
   }
 
   /** Input embeddings [B, T, H] (T = the longest sequence, shorter ones padded on the right). */

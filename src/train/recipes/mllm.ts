@@ -81,6 +81,23 @@ export function encodeRefs(encoder: MultiGranularEncoder, world: EmojiWorld, ref
   });
 }
 
+/**
+ * Per-channel mean of the features of n training images. Average pooling keeps the mean, so it
+ * is the mean of every scale f0..f4 alike.
+ */
+export function featureMean(encoder: MultiGranularEncoder, world: EmojiWorld, n = 256): Float32Array {
+  const imgs = world.imagesIn('train');
+  const ids = Array.from({ length: Math.min(n, imgs.length) }, (_, i) => imgs[Math.floor((i * imgs.length) / Math.min(n, imgs.length))].id);
+  const c = encoder.featureDim, sum = new Float64Array(c);
+  T.tidy(() => {
+    for (let s = 0; s < ids.length; s += 32) {
+      const f4 = encoder.encode(refPixels(world, ids.slice(s, s + 32).map((image) => ({ image }))))[4].toArray();
+      for (let i = 0; i < f4.length; i++) sum[i % c] += f4[i];
+    }
+  });
+  return Float32Array.from(sum, (v) => v / ids.length);
+}
+
 /** Tokenised samples with their images replaced by encoded features: the MLLM's input. */
 export function samplesToParts(samples: readonly Sample[], tok: PumaTokenizer, encoder: MultiGranularEncoder, world: EmojiWorld): MllmPart[][] {
   const seqs = samples.map((s) => tokenizeSample(s, tok));
@@ -205,6 +222,8 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
     const from = mllmRunDir(o.runs, 'pretrain');
     if (!latestCheckpoint(from)) throw new Error(`no pretrained MLLM in ${from}: run \`puma train mllm --stage pretrain\` first`);
     loadRunWeights(from, { mllm });
+  } else {
+    mllm.setFeatureMean(featureMean(encoder, world));
   }
   const lr = MLLM_LR[o.stage];
   mkdirSync(dir, { recursive: true });
