@@ -1,37 +1,16 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadEmojiWorld } from '../data/emoji/world.js';
 import { SCHEDULER_NAMES, type SchedulerName } from '../diffusion/index.js';
 import { evalReconstruction, reconstructionTable } from '../eval/reconstruction.js';
 import { renderGrid } from '../io/grid.js';
+import { DEFAULT_MODEL, nonNegative, parseScales, parseScheduler, parseSeeds, positiveInt } from './options.js';
 import { chwToImage, readImage, writeImage, type Image } from '../io/image.js';
 import { DECODE_DEFAULTS } from '../pipelines/decode.js';
 import { exportBundle, loadPuma } from '../pipelines/bundle.js';
 import { prepareImage, reconstruct } from '../pipelines/reconstruct.js';
 import type { Tensor } from '../tensor/index.js';
-
-/** The shipped model when present, else the local training runs. */
-export const DEFAULT_MODEL = existsSync('models/puma-emoji/clip') ? 'models/puma-emoji' : 'runs';
-
-export function parseScales(v: string): number[] {
-  const ks = v.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 0 || k > 4)) {
-    throw new Error(`--scales takes a comma-separated list of 0..4 (0 = f0, finest), got '${v}'`);
-  }
-  return [...new Set(ks)];
-}
-
-export function parseSeeds(v: string): number[] {
-  const s = v.split(',').map((x) => Number(x.trim()));
-  if (s.length === 0 || s.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`--seeds takes non-negative integers, got '${v}'`);
-  return s;
-}
-
-function parseScheduler(v: string): SchedulerName {
-  if (!(SCHEDULER_NAMES as readonly string[]).includes(v)) throw new Error(`--scheduler must be one of ${SCHEDULER_NAMES.join(', ')}, got '${v}'`);
-  return v as SchedulerName;
-}
 
 export function tensorToImages(x: Tensor): Image[] {
   const [b, c, h, w] = x.shape;
@@ -45,8 +24,8 @@ function decodeFlags(cmd: Command): Command {
   return cmd
     .option('--model <dir>', 'trained model: a bundle (models/puma-emoji) or a runs folder', DEFAULT_MODEL)
     .option('--data <dir>', 'emoji dataset (for an unfinished VAE run)', 'data/emoji')
-    .option('--steps <n>', 'sampling steps', (v) => Number(v), DECODE_DEFAULTS.steps)
-    .option('--guidance <g>', 'classifier-free guidance scale', (v) => Number(v), DECODE_DEFAULTS.guidance)
+    .option('--steps <n>', 'sampling steps', positiveInt('--steps'), DECODE_DEFAULTS.steps)
+    .option('--guidance <g>', 'classifier-free guidance scale', nonNegative('--guidance'), DECODE_DEFAULTS.guidance)
     .option('--scheduler <name>', `sampler: ${SCHEDULER_NAMES.join(', ')}`, parseScheduler, DECODE_DEFAULTS.scheduler);
 }
 

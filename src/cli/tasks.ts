@@ -18,31 +18,11 @@ import { ground } from '../pipelines/ground.js';
 import { holeMask, inpaint, parseBox, type Box } from '../pipelines/inpaint.js';
 import { mllmFor, type PumaModel } from '../pipelines/model.js';
 import type { MllmTask } from '../train/recipes/mllm.js';
-import { DEFAULT_MODEL, parseScales, parseSeeds, tensorToImages } from './reconstruct.js';
+import { DEFAULT_MODEL, nonNegative, parseScales, parseScheduler, parseSeeds, positiveInt } from './options.js';
+import { tensorToImages } from './reconstruct.js';
 
 interface ModelFlags { model: string; data: string }
 interface ImageFlags extends ModelFlags { steps: number; guidance: number; scheduler: SchedulerName; scales: number[]; seeds: number[]; out: string }
-
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${v}'`);
-    return n;
-  };
-}
-
-function nonNegative(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !(n >= 0) || !Number.isFinite(n)) throw new Error(`${name} must be a number >= 0, got '${v}'`);
-    return n;
-  };
-}
-
-function parseScheduler(v: string): SchedulerName {
-  if (!(SCHEDULER_NAMES as readonly string[]).includes(v)) throw new Error(`--scheduler must be one of ${SCHEDULER_NAMES.join(', ')}, got '${v}'`);
-  return v as SchedulerName;
-}
 
 function modelFlags(cmd: Command): Command {
   return cmd

@@ -1,0 +1,41 @@
+// Option parsers shared by the CLI commands: each throws an Error with a one-line message.
+import { existsSync } from 'node:fs';
+import { SCHEDULER_NAMES, type SchedulerName } from '../diffusion/index.js';
+
+/** The shipped model when present, else the local training runs. */
+export const DEFAULT_MODEL = existsSync('models/puma-emoji/clip') ? 'models/puma-emoji' : 'runs';
+
+export function parseScales(v: string): number[] {
+  const ks = v.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 0 || k > 4)) {
+    throw new Error(`--scales takes a comma-separated list of 0..4 (0 = f0, finest), got '${v}'`);
+  }
+  return [...new Set(ks)];
+}
+
+export function parseSeeds(v: string): number[] {
+  const s = v.split(',').map((x) => Number(x.trim()));
+  if (s.length === 0 || s.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`--seeds takes non-negative integers, got '${v}'`);
+  return s;
+}
+
+export function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${v}'`);
+    return n;
+  };
+}
+
+export function nonNegative(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !(n >= 0) || !Number.isFinite(n)) throw new Error(`${name} must be a number >= 0, got '${v}'`);
+    return n;
+  };
+}
+
+export function parseScheduler(v: string): SchedulerName {
+  if (!(SCHEDULER_NAMES as readonly string[]).includes(v)) throw new Error(`--scheduler must be one of ${SCHEDULER_NAMES.join(', ')}, got '${v}'`);
+  return v as SchedulerName;
+}
