@@ -1,17 +1,25 @@
 #!/usr/bin/env node
-// Entry point of the `puma` command. Runs the compiled CLI from dist/ (built by `npm ci`
-// through the `prepare` script); in a source checkout without dist/ it runs the TypeScript
-// sources through tsx.
+// Entry point of the `puma` command. In a source checkout (src/ present, tsx installed) it runs
+// the TypeScript sources, so edits take effect without a rebuild; an installed package runs the
+// compiled dist/ that `npm ci` builds through the `prepare` script.
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const compiled = join(root, 'dist', 'cli', 'main.js');
-if (existsSync(compiled)) {
-  await import(pathToFileURL(compiled).href);
-} else {
+const source = join(root, 'src', 'cli', 'run.ts');
+let tsx = false;
+try {
+  createRequire(import.meta.url).resolve('tsx/esm/api');
+  tsx = true;
+} catch {
+  // no dev dependencies: use dist/
+}
+if (existsSync(source) && tsx) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
+  await import(pathToFileURL(source).href);
+} else {
+  await import(pathToFileURL(join(root, 'dist', 'cli', 'run.js')).href);
 }

@@ -8,7 +8,7 @@ import { decodeImage } from '../../src/io/image.js';
 
 // Runs the CLI from source (not dist/, which may be stale) the way a user would.
 const puma = (...args: string[]) => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', ...args], { encoding: 'utf8' });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 const dir = mkdtempSync(join(tmpdir(), 'puma-cli-'));

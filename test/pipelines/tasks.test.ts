@@ -315,7 +315,7 @@ test('task commands reject bad input with one clear message before loading a mod
 });
 
 test('the puma binary prints task errors as one line and exits 1', () => {
-  const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8' });
+  const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', ...args], { encoding: 'utf8' });
   for (const [args, re] of [
     [['generate', 'grinning face', '--scales', '9', '--out', join(tmpdir(), 'x')], /^puma: --scales takes/],
     [['inpaint', 'missing.png', '--box', '0,0,8,8', '--out', join(tmpdir(), 'x')], /^puma: image file not found: missing\.png/],
