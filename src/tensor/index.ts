@@ -8,7 +8,10 @@ export { Generator, manualSeed, defaultGenerator } from './random.js';
 export * from './creation.js';
 export * from './ops/elementwise.js';
 export * from './ops/reduce.js';
-export * from './ops/views.js';
+export {
+  contiguous, clone, reshape, flatten, permute, transpose, narrow, slice, expand, unsqueeze, squeeze,
+  sumToShape, cat, stack, split, chunk,
+} from './ops/views.js';
 export * from './ops/linalg.js';
 export * from './ops/nn.js';
 export * from './ops/conv.js';

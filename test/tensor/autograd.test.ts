@@ -197,3 +197,14 @@ test('softmax-family ops are stable at extreme logits, on both backends', () => 
     });
   }
 });
+
+test('where accepts an int32 mask as well as a float32 one, on both backends', () => {
+  for (const be of BACKENDS) {
+    withBackend(be, () => {
+      const a = T.fromArray([1, 2, 3]), b = T.fromArray([10, 20, 30]);
+      const maskI = T.fromArray(new Int32Array([1, 0, 1]), [3], 'int32'), maskF = T.fromArray([1, 0, 1]);
+      assert.deepEqual(Array.from(T.where(maskI, a, b).toArray()), [1, 20, 3], be);
+      assert.deepEqual(Array.from(T.where(maskF, a, b).toArray()), [1, 20, 3], be);
+    });
+  }
+});

@@ -131,7 +131,9 @@ export const gt = compare('gt');
 export const ge = compare('ge');
 
 /** cond != 0 ? a : b, broadcasting all three. */
-export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
+export function where(condition: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
+  // The kernel reads the condition as float32; an int32 mask (0/1 ids) is converted first.
+  const cond = condition.dtype === 'int32' ? intToFloat(condition) : condition;
   const at = typeof a === 'number' ? scalar(a) : a, bt = typeof b === 'number' ? scalar(b) : b;
   const shape = broadcastShapes(broadcastShapes(cond.shape, at.shape), bt.shape);
   const out = Tensor.empty(shape);
@@ -144,6 +146,13 @@ export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
     at.requiresGrad ? sumToShape(where(cond, g, 0), at.shape) : null,
     bt.requiresGrad ? sumToShape(where(cond, 0, g), bt.shape) : null,
   ]);
+}
+
+function intToFloat(t: Tensor): Tensor {
+  const src = t.contiguousData();
+  const out = Tensor.empty(t.shape);
+  out.data.set(src);
+  return out;
 }
 
 /** x with `value` wherever mask != 0. */
