@@ -354,7 +354,9 @@ static Napi::Value Argmax(const Napi::CallbackInfo& info) {
       int32_t best = 0;
       float bv = p[0];
       for (int64_t j = 1; j < r; j++) {
-        if (p[j * inner] > bv) { bv = p[j * inner]; best = static_cast<int32_t>(j); }
+        const float v = p[j * inner];
+        // NaN counts as the largest value, as in torch.argmax (the first NaN wins).
+        if (v > bv || (v != v && bv == bv)) { bv = v; best = static_cast<int32_t>(j); }
       }
       out[o * inner + i] = best;
     }

@@ -208,3 +208,12 @@ test('where accepts an int32 mask as well as a float32 one, on both backends', (
     });
   }
 });
+
+test('argmax treats NaN as the largest value, like torch.argmax', () => {
+  for (const be of BACKENDS) {
+    withBackend(be, () => {
+      const x = T.fromArray([[1, NaN, 5, NaN], [2, 9, 3, 4]]);
+      assert.deepEqual(Array.from(T.argmax(x, 1).toArray()), [1, 1], be);
+    });
+  }
+});

@@ -188,7 +188,8 @@ export function argmax(x: F32, out: I32, outer: number, r: number, inner: number
       let bestV = x[base];
       for (let j = 1; j < r; j++) {
         const v = x[base + j * inner];
-        if (v > bestV) { bestV = v; best = j; }
+        // NaN counts as the largest value, as in torch.argmax (the first NaN wins).
+        if (v > bestV || (Number.isNaN(v) && !Number.isNaN(bestV))) { bestV = v; best = j; }
       }
       out[o * inner + i] = best;
     }
