@@ -17,7 +17,7 @@ import { mllmConfigFromJson, mllmConfigJson } from '../models/puma/mllm-config.j
 import { MINI_VAE } from '../models/puma/small.js';
 import { AutoencoderKL } from '../models/vae/model.js';
 import { buildMiniClip } from '../train/recipes/clip.js';
-import { loadPumaFromRuns, MLLM_STAGES, nullImageScales, type PumaModel } from './model.js';
+import { loadPumaFromRuns, MLLM_STAGES, type PumaModel } from './model.js';
 
 /** Writes the trained parts of a runs folder as a bundle; returns the parts written. */
 export function exportBundle(runs: string, out: string, data = 'data/emoji'): string[] {
@@ -93,7 +93,7 @@ export function loadBundle(dir: string): PumaModel {
     mllms[stage] = mllm.freeze().eval();
   }
   return {
-    clip, tokenizer: tok, encoder, vae, scalingFactor, decoders, nullScales: nullImageScales(encoder),
+    clip, tokenizer: tok, encoder, vae, scalingFactor, decoders, nullScales: encoder.nullScales(),
     mllm: mllms.pretrain ?? null, mllms,
   };
 }

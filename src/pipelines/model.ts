@@ -7,7 +7,7 @@ import { loadEmojiWorld, type EmojiWorld } from '../data/emoji/world.js';
 import type { CLIPModel } from '../models/clip/model.js';
 import type { PumaTokenizer } from '../data/tokenizer/tokenizer.js';
 import { PumaDecoder, smallDecoderConfig } from '../models/puma/decoder.js';
-import { poolScales, type MultiGranularEncoder } from '../models/puma/encoder.js';
+import type { MultiGranularEncoder } from '../models/puma/encoder.js';
 import type { PumaMLLM } from '../models/puma/mllm.js';
 import type { AutoencoderKL } from '../models/vae/model.js';
 import * as T from '../tensor/index.js';
@@ -54,17 +54,6 @@ export function mllmFor(model: PumaModel, task: MllmTask): TaskMllm {
   return { mllm: base, stage: 'pretrain', note: `no instruction-tuned MLLM for '${task}' (mllm-${task}): using the pretrained one` };
 }
 
-/** Features of an all-black image, pooled like any other. */
-export function nullImageScales(encoder: MultiGranularEncoder, size = 64): T.Tensor[] {
-  return T.tidy(() => {
-    const mean = [0.48145466, 0.4578275, 0.40821073], std = [0.26862954, 0.26130258, 0.27577711];
-    const black = T.Tensor.empty([1, 3, size, size]);
-    for (let c = 0; c < 3; c++) black.data.fill(-mean[c] / std[c], c * size * size, (c + 1) * size * size);
-    const f0 = encoder.encode(black)[0];
-    return poolScales(f0, 1, 16, f0.shape[2]).map((x) => x.keep());
-  });
-}
-
 /**
  * Loads what a runs folder holds. World is needed only to measure an unfinished VAE's scale.
  *
@@ -91,7 +80,7 @@ export function loadPumaFromRuns(runs: string, world?: EmojiWorld, data = 'data/
     if (latestCheckpoint(dir)) mllms[stage] = whileRotating(() => loadTrainedMllm(dir)).freeze();
   }
   return {
-    ...stack, tokenizer: runTokenizer(w, runs), decoders, nullScales: nullImageScales(stack.encoder),
+    ...stack, tokenizer: runTokenizer(w, runs), decoders, nullScales: stack.encoder.nullScales(),
     mllm: mllms.pretrain ?? null, mllms,
   };
 }

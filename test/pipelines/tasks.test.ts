@@ -25,7 +25,7 @@ import { edit } from '../../src/pipelines/edit.js';
 import { argmax, clipScores, generate } from '../../src/pipelines/generate.js';
 import { drawBox, ground } from '../../src/pipelines/ground.js';
 import { conditionPrompt, holeMask, maskedImage, parseBox } from '../../src/pipelines/inpaint.js';
-import { mllmFor, nullImageScales, type PumaModel } from '../../src/pipelines/model.js';
+import { mllmFor, type PumaModel } from '../../src/pipelines/model.js';
 import * as T from '../../src/tensor/index.js';
 import { buildMiniClip } from '../../src/train/recipes/clip.js';
 
@@ -74,7 +74,7 @@ function tinyPuma(): PumaModel {
   }).eval());
   const encoder = new MultiGranularEncoder(clip.vision_model);
   const mllm = tinyMllm();
-  return { clip, tokenizer: tok, encoder, vae, scalingFactor: 1, decoders, nullScales: nullImageScales(encoder), mllm, mllms: { pretrain: mllm } };
+  return { clip, tokenizer: tok, encoder, vae, scalingFactor: 1, decoders, nullScales: encoder.nullScales(), mllm, mllms: { pretrain: mllm } };
 }
 
 const puma = tinyPuma();

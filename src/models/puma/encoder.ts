@@ -1,7 +1,8 @@
 // PUMA's multi-granular image features (paper section 3.1): a frozen CLIP vision tower gives
 // a grid of patch features f0 (CLS dropped); 2x2 average pooling gives f1..f4.
 import type { CLIPVisionTransformer } from '../clip/model.js';
-import { avgPool2d, cat, noGrad, type Tensor } from '../../tensor/index.js';
+import { CLIP_MEAN, CLIP_STD } from '../../io/image.js';
+import { avgPool2d, cat, noGrad, Tensor, tidy } from '../../tensor/index.js';
 
 /** Tokens per scale, f0 (finest) to f4 (coarsest), for a 16x16 grid: 256, 64, 16, 4, 1. */
 export const SCALE_TOKENS = [256, 64, 16, 4, 1] as const;
@@ -19,6 +20,18 @@ export class MultiGranularEncoder {
 
   get featureDim(): number {
     return this.vision.config.hiddenSize;
+  }
+
+  /**
+   * f0..f4 of an all-black image: the unconditional branch of the decoders' guidance (the
+   * authors' release), each [1, tokens, C].
+   */
+  nullScales(size = this.vision.config.imageSize): Tensor[] {
+    return tidy(() => {
+      const black = Tensor.empty([1, 3, size, size]);
+      for (let c = 0; c < 3; c++) black.data.fill(-CLIP_MEAN[c] / CLIP_STD[c], c * size * size, (c + 1) * size * size);
+      return this.encode(black).map((x) => x.keep());
+    });
   }
 
   /** Features of every scale, finest first, each [B, tokens, C] in row-major grid order. */

@@ -67,11 +67,7 @@ export function featureCache(world: EmojiWorld, runs: string, stack: FrozenStack
         lat.data.set(z.contiguous().data, s * 1024);
       });
     }
-    const black = T.full([1, 3, 64, 64], 0);
-    // An all-black image in CLIP normalisation: (0 - mean) / std per channel.
-    const mean = [0.48145466, 0.4578275, 0.40821073], std = [0.26862954, 0.26130258, 0.27577711];
-    for (let ch = 0; ch < 3; ch++) black.data.fill(-mean[ch] / std[ch], ch * 4096, (ch + 1) * 4096);
-    const nullF0 = stack.encoder.encode(black)[0];
+    const nullF0 = stack.encoder.nullScales()[0];
     writeSafetensors(path, new Map([['f0', f0], ['latents', lat], ['null_f0', nullF0]]), { dtype: 'F16' });
     f0.dispose();
     lat.dispose();
