@@ -4,6 +4,7 @@ import { registerTokenizerCommands } from './tokenizer.js';
 import { registerTrainCommands } from './train.js';
 import { registerReconstructCommands } from './reconstruct.js';
 import { registerTaskCommands } from './tasks.js';
+import { registerEvalCommands } from './eval.js';
 
 /** Builds the `puma` command line. Each command group lives in its own file beside this one. */
 export function buildProgram(): Command {
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   registerTrainCommands(program);
   registerReconstructCommands(program);
   registerTaskCommands(program);
+  registerEvalCommands(program);
   return program;
 }
 

@@ -1,9 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { loadEmojiWorld } from '../data/emoji/world.js';
 import { SCHEDULER_NAMES, type SchedulerName } from '../diffusion/index.js';
-import { evalReconstruction, reconstructionTable } from '../eval/reconstruction.js';
 import { renderGrid } from '../io/grid.js';
 import { DEFAULT_MODEL, nonNegative, parseScales, parseScheduler, parseSeeds, positiveInt } from './options.js';
 import { chwToImage, readImage, writeImage, type Image } from '../io/image.js';
@@ -29,7 +27,7 @@ function decodeFlags(cmd: Command): Command {
     .option('--scheduler <name>', `sampler: ${SCHEDULER_NAMES.join(', ')}`, parseScheduler, DECODE_DEFAULTS.scheduler);
 }
 
-/** `puma reconstruct` and `puma eval reconstruction`. */
+/** `puma reconstruct` and `puma export`. */
 export function registerReconstructCommands(program: Command): void {
   decodeFlags(program.command('reconstruct').description('encode an image and decode it at each feature scale (paper Fig. 3)'))
     .argument('<image>', 'PNG, JPEG or WebP file')
@@ -64,23 +62,5 @@ export function registerReconstructCommands(program: Command): void {
     .action((f: { runs: string; data: string; out: string }) => {
       const parts = exportBundle(f.runs, f.out, f.data);
       process.stdout.write(`wrote ${parts.join(', ')} to ${f.out}\n`);
-    });
-
-  const ev = program.commands.find((c) => c.name() === 'eval') ?? program.command('eval').description('the paper\'s evaluation tables on the emoji world');
-  decodeFlags(ev.command('reconstruction').description('Table 1: PSNR_r and PSNR_d per scale on held-out images'))
-    .option('--n <n>', 'images', (v) => Number(v), 32)
-    .option('--split <s>', 'val or test', 'test')
-    .option('--seed <n>', 'first seed (the second decode uses seed + 1)', (v) => Number(v), 0)
-    .option('--json <file>', 'also write the rows as JSON')
-    .action((f: DecodeFlags & { n: number; split: 'val' | 'test'; seed: number; json?: string }) => {
-      const world = loadEmojiWorld(f.data);
-      const model = loadPuma(f.model, f.data);
-      const rows = evalReconstruction(model, world, {
-        n: f.n, split: f.split, seed: f.seed, steps: f.steps, guidance: f.guidance, scheduler: f.scheduler,
-        onProgress: (m) => process.stderr.write(`\r${m}`),
-      });
-      process.stderr.write('\n');
-      process.stdout.write(`${reconstructionTable(rows)}\n`);
-      if (f.json) writeFileSync(f.json, `${JSON.stringify(rows, null, 2)}\n`);
     });
 }

@@ -20,6 +20,13 @@ function common(cmd: Command): Command {
     .option('--seed <n>', 'random seed', (v) => Number(v), 0);
 }
 
+function parseScaleWeights(v: string): 'emoji' | 'paper' | number[] {
+  if (v === 'emoji' || v === 'paper') return v;
+  const w = v.split(',').map(Number);
+  if (w.length !== 5 || w.some((x) => !Number.isFinite(x) || x < 0)) throw new Error(`--scale-weights must be emoji, paper or five numbers >= 0 for f4..f0, got '${v}'`);
+  return w;
+}
+
 function positiveInt(v: string, name: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got '${v}'`);
@@ -56,8 +63,14 @@ export function registerTrainCommands(program: Command): void {
       if (!(MLLM_TASKS as readonly string[]).includes(v)) throw new Error(`--task must be one of ${MLLM_TASKS.join(', ')}, got '${v}'`);
       return v;
     })
-    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask }) =>
-      report(`mllm ${f.stage}${f.task ? ` ${f.task}` : ''}`, await trainMllm({ ...recipeOptions(f), stage: f.stage, task: f.task })));
+    .option('--scale-weights <w>', 'alpha of the feature loss for f4..f0: emoji (8,4,2,1,1), paper (1024,512,64,8,1) or five numbers', parseScaleWeights, 'emoji')
+    .option('--lr <rate>', 'peak learning rate of the LLM (projector and head get twice it)', (v) => {
+      const n = Number(v);
+      if (!(n > 0 && n < 1)) throw new Error(`--lr must be a number in (0, 1), got '${v}'`);
+      return n;
+    })
+    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number }) =>
+      report(`mllm ${f.stage}${f.task ? ` ${f.task}` : ''}`, await trainMllm({ ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr })));
   common(train.command('all').description('the whole recipe in order: clip, vae, decoders f0..f4, mllm pretrain, mllm instruct per task'))
     .action(async (f: TrainFlags) => {
       // --steps/--batch would mean different things per stage: each stage uses its own defaults.

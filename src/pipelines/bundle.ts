@@ -4,6 +4,7 @@
 //   vae/       config.json (with scaling_factor) + diffusion_pytorch_model.safetensors
 //   decoder-k/ config.json + diffusion_pytorch_model.safetensors   (k = 0..4, those trained)
 //   mllm-<stage>/ config.json + model.safetensors   (stage = pretrain, t2i, edit, cond, understand; those trained)
+//   eval-clip/ config.json + model.safetensors   (the evaluation CLIP of `puma eval`, from <runs>/eval, if trained)
 // Weights are stored as float16 and loaded into float32.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +18,8 @@ import { mllmConfigFromJson, mllmConfigJson } from '../models/puma/mllm-config.j
 import { MINI_VAE } from '../models/puma/small.js';
 import { AutoencoderKL } from '../models/vae/model.js';
 import { buildMiniClip } from '../train/recipes/clip.js';
+import { EvalEncoder } from '../eval/encoder.js';
+import { latestCheckpoint } from '../train/run.js';
 import { loadPumaFromRuns, MLLM_STAGES, type PumaModel } from './model.js';
 
 /** Writes the trained parts of a runs folder as a bundle; returns the parts written. */
@@ -24,7 +27,19 @@ export function exportBundle(runs: string, out: string, data = 'data/emoji'): st
   const model = loadPumaFromRuns(runs, undefined, data);
   mkdirSync(out, { recursive: true });
   copyFileSync(join(runs, 'tokenizer.json'), join(out, 'tokenizer.json'));
-  return ['tokenizer.json', ...writeBundle(model, out)];
+  const written = ['tokenizer.json', ...writeBundle(model, out)];
+  const evalRuns = join(runs, 'eval');
+  if (latestCheckpoint(join(evalRuns, 'clip'))) {
+    if (readFileSync(join(evalRuns, 'tokenizer.json'), 'utf8') !== readFileSync(join(runs, 'tokenizer.json'), 'utf8')) {
+      throw new Error(`${evalRuns}/tokenizer.json differs from ${runs}/tokenizer.json: the bundle has one tokenizer`);
+    }
+    const ev = EvalEncoder.load(runs);
+    mkdirSync(join(out, 'eval-clip'), { recursive: true });
+    writeConfigJson(join(out, 'eval-clip', 'config.json'), { ...ev.clip.config }, { model_type: 'clip' });
+    saveCheckpoint(ev.clip, join(out, 'eval-clip', 'model.safetensors'), { dtype: 'F16' });
+    written.push('eval-clip');
+  }
+  return written;
 }
 
 /** Writes a loaded model's weights and configs into a bundle folder (tokenizer.json is the caller's); returns the parts. */

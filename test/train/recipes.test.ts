@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { EmojiWorld } from '../../src/data/emoji/world.js';
+import { EvalEncoder } from '../../src/eval/encoder.js';
 import { evalReconstruction } from '../../src/eval/reconstruction.js';
 import { exportBundle, loadPuma } from '../../src/pipelines/bundle.js';
 import { reconstruct } from '../../src/pipelines/reconstruct.js';
@@ -56,9 +57,17 @@ test('clip -> vae -> decoder stages chain through their runs, and a bundle repro
   assert.deepEqual(rows.map((r) => r.scale), ['f4']);
   assert.ok(Number.isFinite(rows[0].psnrR) && Number.isFinite(rows[0].psnrD));
 
+  // the evaluation CLIP: same recipe, another seed, its own runs folder; exported beside the model
+  await trainClip({ ...o, runs: join(runs, 'eval'), steps: 1, batch: 8, seed: 1 });
   const bundle = join(runs, 'bundle');
   const parts = exportBundle(runs, bundle, data);
-  assert.deepEqual(parts.filter((p) => p !== 'tokenizer.json'), ['clip', 'vae', 'decoder-4']);
+  assert.deepEqual(parts.filter((p) => p !== 'tokenizer.json'), ['clip', 'vae', 'decoder-4', 'eval-clip']);
+  const evRuns = EvalEncoder.load(runs), evBundle = EvalEncoder.load(bundle);
+  const probe = imageBatch(world, [world.imagesIn('val')[1].id], '01');
+  const ea = evRuns.images(probe).toArray(), eb = evBundle.images(probe).toArray();
+  for (let i = 0; i < ea.length; i++) assert.ok(Math.abs(ea[i] - eb[i]) < 1e-2, `eval CLIP embedding ${i}: ${ea[i]} vs ${eb[i]}`);
+  const own = fromRuns.clip.imageEmbeds(probe).toArray();
+  assert.ok(own.some((v, i) => Math.abs(v - ea[i] * Math.hypot(...own)) > 1e-3), 'the evaluation CLIP is not the model\'s own');
   const fromBundle = loadPuma(bundle);
   const x = imageBatch(world, [world.imagesIn('val')[0].id], '01');
   const a = reconstruct(fromRuns, x, [4], { steps: 2, seed: 5 }).get(4)!.toArray();

@@ -19,6 +19,13 @@ export const SCALE_OFFSETS: readonly number[] = SCALE_TOKENS.map((_, k) =>
 export const SCALE_WEIGHTS: readonly number[] = [1, 8, 64, 512, 1024];
 /** Weight of the text cross-entropy (paper A.2: 0.02; the image MSE has weight 1). */
 export const TEXT_LOSS_WEIGHT = 0.02;
+/**
+ * alpha_k for the emoji-world model, f0..f4 (8, 4, 2, 1, 1 for f4..f0). The paper's 1024:1 suits
+ * CLIP-L features; the mini CLIP's scales vary alike (the best constant guess scores MSE 0.19,
+ * 0.22, 0.33, 0.42, 0.51 for f4..f0), and under 1024:1 pretraining left f0 worse than that guess
+ * (2.05x). These keep the coarse-first emphasis and give every scale a share of the gradient.
+ */
+export const EMOJI_SCALE_WEIGHTS: readonly number[] = [1, 1, 2, 4, 8];
 
 /**
  * A piece of an MLLM sequence: token ids (learned where `loss`), or the 341 feature slots of one
@@ -131,6 +138,8 @@ export class PumaMLLM extends Module {
   readonly llm: LlamaForCausalLM;
   readonly projector: Linear | MlpProjector;
   readonly regression_head: Linear;
+  /** alpha_k of the feature loss, f0..f4 (training only; the paper's by default). */
+  scaleWeights: readonly number[] = SCALE_WEIGHTS;
 
   constructor(readonly config: Readonly<MllmConfig>) {
     super();
@@ -224,7 +233,7 @@ export class PumaMLLM extends Module {
   }
 
   /**
-   * L = 0.02 * CE(learned text) + sum_k alpha_k * MSE_k, MSE_k the mean over scale k's tokens and
+   * L = 0.02 * CE(learned text) + sum_k alpha_k * MSE_k (alpha = scaleWeights), MSE_k the mean over scale k's tokens and
    * channels of every target image in the batch.
    *
    * @example
@@ -250,7 +259,7 @@ export class PumaMLLM extends Module {
         const d = feats.pred.narrow(1, SCALE_OFFSETS[k], SCALE_TOKENS[k]).sub(feats.target.narrow(1, SCALE_OFFSETS[k], SCALE_TOKENS[k]));
         const m = d.square().mean();
         mse[k] = m.item();
-        const term = m.mul(SCALE_WEIGHTS[k]);
+        const term = m.mul(this.scaleWeights[k]);
         loss = loss ? loss.add(term) : term;
       }
     }

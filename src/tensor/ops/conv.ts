@@ -4,6 +4,7 @@ import type { ConvGeometry } from '../../backend/backend.js';
 import { record } from '../autograd.js';
 import { formatShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { zeros } from '../creation.js';
 import { assertFloat, dense } from './util.js';
 
 const pair = (v: number | readonly [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
@@ -50,6 +51,58 @@ export function avgPool2d(x: Tensor, k = 2): Tensor {
   return record(out, 'avgPool2d', [x], (g) => {
     const gx = Tensor.empty(x.shape);
     backend().avgPool2dGrad(dense(g).data, gx.data, nc, h, w, k);
+    return [gx];
+  });
+}
+
+/**
+ * Max pooling over [..., H, W] with a square window, no padding, floor output size (PyTorch's
+ * `F.max_pool2d(x, kernel, stride)`): out = floor((H - kernel) / stride) + 1. Ties pick as
+ * PyTorch's CPU kernel does (the first maximum in row-major window order; a NaN wins). Plain TS, no
+ * backend kernel: it serves metrics (LPIPS's AlexNet), not training throughput.
+ *
+ * @example
+ * maxPool2d(x, 3, 2); // [N, C, 15, 15] -> [N, C, 7, 7]
+ */
+export function maxPool2d(x: Tensor, kernel: number, stride = kernel): Tensor {
+  assertFloat(x, 'maxPool2d');
+  if (x.ndim < 2) throw new RangeError(`maxPool2d: expected [..., H, W], got ${formatShape(x.shape)}`);
+  if (!Number.isInteger(kernel) || !Number.isInteger(stride) || kernel < 1 || stride < 1) {
+    throw new RangeError(`maxPool2d: kernel ${kernel} and stride ${stride} must be positive integers`);
+  }
+  const h = x.shape[x.ndim - 2], w = x.shape[x.ndim - 1], nc = x.size / (h * w);
+  if (h < kernel || w < kernel) throw new RangeError(`maxPool2d: kernel ${kernel} larger than input ${h}x${w}`);
+  const oh = Math.floor((h - kernel) / stride) + 1, ow = Math.floor((w - kernel) / stride) + 1;
+  const src = dense(x).data;
+  const out = Tensor.empty([...x.shape.slice(0, -2), oh, ow]);
+  const dst = out.data;
+  // argmax[o]: the flat input index each output copied, so backward routes the gradient there.
+  const argmax = new Int32Array(dst.length);
+  for (let p = 0, o = 0; p < nc; p++) {
+    const base = p * h * w;
+    for (let i = 0; i < oh; i++) {
+      for (let j = 0; j < ow; j++, o++) {
+        let best = -Infinity, at = base + i * stride * w + j * stride;
+        for (let di = 0; di < kernel; di++) {
+          const row = base + (i * stride + di) * w + j * stride;
+          for (let dj = 0; dj < kernel; dj++) {
+            const v = src[row + dj];
+            if (v > best || Number.isNaN(v)) {
+              best = v;
+              at = row + dj;
+            }
+          }
+        }
+        dst[o] = src[at];
+        argmax[o] = at;
+      }
+    }
+  }
+  return record(out, 'maxPool2d', [x], (g) => {
+    const gx = zeros(x.shape);
+    const gd = dense(g).data, gxd = gx.data;
+    // Overlapping windows (stride < kernel) can pick the same input: accumulate.
+    for (let o = 0; o < gd.length; o++) gxd[argmax[o]] += gd[o];
     return [gx];
   });
 }

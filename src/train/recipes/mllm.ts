@@ -14,7 +14,7 @@ import type { PumaTokenizer } from '../../data/tokenizer/tokenizer.js';
 import { CLIP_MEAN, CLIP_STD } from '../../io/image.js';
 import { writeConfigJson } from '../../io/config.js';
 import { coarseToFine, MultiGranularEncoder, SCALE_TOKENS } from '../../models/puma/encoder.js';
-import { IMAGE_SLOTS, PumaMLLM, SCALE_OFFSETS, type MllmPart } from '../../models/puma/mllm.js';
+import { EMOJI_SCALE_WEIGHTS, IMAGE_SLOTS, PumaMLLM, SCALE_OFFSETS, SCALE_WEIGHTS, type MllmPart } from '../../models/puma/mllm.js';
 import { mllmConfigFromJson, mllmConfigJson, smallMllmConfig } from '../../models/puma/mllm-config.js';
 import { AdamW } from '../../nn/optim.js';
 import { warmupCosine } from '../../nn/schedule.js';
@@ -30,6 +30,18 @@ export interface MllmRecipeOptions extends RecipeOptions {
   stage: 'pretrain' | 'instruct';
   /** The instruction-tuning family (instruct only). */
   task?: MllmTask;
+  /** alpha of the feature loss, f4..f0 as the paper writes them; 'emoji' (default) or 'paper'. */
+  scaleWeights?: 'emoji' | 'paper' | readonly number[];
+  /** The backbone's peak learning rate (the adapters get twice it); MLLM_LR by default. */
+  lr?: number;
+}
+
+/** alpha for f0..f4 from the recipe option (given f4..f0, as the paper lists them). */
+export function resolveScaleWeights(w: MllmRecipeOptions['scaleWeights'] = 'emoji'): readonly number[] {
+  if (w === 'emoji') return EMOJI_SCALE_WEIGHTS;
+  if (w === 'paper') return SCALE_WEIGHTS;
+  if (w.length !== 5 || w.some((v) => !Number.isFinite(v) || v < 0)) throw new Error(`scale weights need five numbers >= 0 for f4..f0, got ${w.join(',')}`);
+  return [...w].reverse();
 }
 
 /**
@@ -225,10 +237,12 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   } else {
     mllm.setFeatureMean(featureMean(encoder, world));
   }
-  const lr = MLLM_LR[o.stage];
+  const lr = o.lr ? { adapters: 2 * o.lr, llm: o.lr } : MLLM_LR[o.stage];
+  if (!(lr.llm > 0 && lr.llm < 1)) throw new Error(`--lr must be in (0, 1), got ${o.lr}`);
+  mllm.scaleWeights = resolveScaleWeights(o.scaleWeights);
   mkdirSync(dir, { recursive: true });
   writeConfigJson(join(dir, 'config.json'), mllmConfigJson(config), {
-    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr },
+    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse() },
   });
   const adapters = [...mllm.projector.parameters(), ...mllm.regression_head.parameters()];
   const opt = new AdamW([

@@ -1,0 +1,72 @@
+// The paper's qualitative figures, for the emoji world:
+//   Fig. 3  one image decoded from each of f4..f0 (reconstruction),
+//   Fig. 6  the diversity of f4 and f3 decodes of one image over seeds,
+//   Fig. 10 one prompt generated at the five scales.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EmojiWorld } from '../data/emoji/world.js';
+import { imageBatch } from '../data/batches.js';
+import { chwToImage, type Image } from '../io/image.js';
+import { renderGrid, type GridRow } from '../io/grid.js';
+import { generate } from '../pipelines/generate.js';
+import type { PumaModel } from '../pipelines/model.js';
+import { reconstruct } from '../pipelines/reconstruct.js';
+import * as T from '../tensor/index.js';
+import { SCALES_COARSE_FIRST, type EvalOptions } from './common.js';
+
+function toImage(x: T.Tensor, i = 0): Image {
+  const [, c, h, w] = x.shape;
+  return chwToImage({ data: x.narrow(0, i, 1).contiguous().data.slice(), shape: [c, h, w] }, '01');
+}
+
+/**
+ * Writes fig3-reconstruction.png, fig6-diversity.png and fig10-<prompt>.png into `out`; returns
+ * the paths. `image` is a world image id, `prompts` are generated at every scale with two seeds.
+ */
+export async function writeFigures(
+  model: PumaModel, world: EmojiWorld, out: string, opts: EvalOptions & { image?: number; prompts?: readonly string[] } = {},
+): Promise<string[]> {
+  const id = opts.image ?? world.imagesIn('test')[0].id;
+  const label = world.concepts[world.images[id].concept].label;
+  const scales = SCALES_COARSE_FIRST.filter((k) => model.decoders[k]);
+  const decode = { steps: opts.steps, guidance: opts.guidance, scheduler: opts.scheduler };
+  const written: string[] = [];
+  const x = imageBatch(world, [id], '01').keep();
+
+  opts.onProgress?.('figure 3: reconstruction');
+  const rec = reconstruct(model, x, scales, { ...decode, seed: opts.seed ?? 0 });
+  const fig3: GridRow[] = [{ cells: [{ image: toImage(x), caption: 'input' }, ...scales.map((k) => ({ image: toImage(rec.get(k)!), caption: `f${k}` }))], text: label }];
+  rec.forEach((t) => t.dispose());
+  written.push(join(out, 'fig3-reconstruction.png'));
+  writeFileSync(written.at(-1)!, await renderGrid(fig3, { scale: 2, title: 'Fig. 3: one test image decoded from each scale' }));
+
+  opts.onProgress?.('figure 6: diversity');
+  const seeds = [0, 1, 2, 3].map((s) => s + (opts.seed ?? 0));
+  const fig6: GridRow[] = [];
+  for (const k of [4, 3].filter((s) => model.decoders[s])) {
+    const cells = [{ image: toImage(x), caption: 'input' }];
+    for (const s of seeds) {
+      const r = reconstruct(model, x, [k], { ...decode, seed: s });
+      cells.push({ image: toImage(r.get(k)!), caption: `f${k} seed ${s}` });
+      r.get(k)!.dispose();
+    }
+    fig6.push({ cells, text: `f${k}: four seeds` });
+  }
+  if (fig6.length) {
+    written.push(join(out, 'fig6-diversity.png'));
+    writeFileSync(written.at(-1)!, await renderGrid(fig6, { scale: 2, title: 'Fig. 6: diversity of coarse-scale decodes' }));
+  }
+  x.dispose();
+
+  for (const prompt of opts.prompts ?? [label]) {
+    opts.onProgress?.(`figure 10: "${prompt}"`);
+    const r = generate(model, prompt, { ...decode, scales, seeds: [0, 1].map((s) => s + (opts.seed ?? 0)) });
+    const rows: GridRow[] = r.rows.map((row) => ({ cells: scales.map((k) => ({ image: toImage(row.images.get(k)!), caption: `f${k}` })), text: `seed ${row.seed}` }));
+    r.rows.forEach((row) => row.images.forEach((t) => t.dispose()));
+    r.features.forEach((f) => f?.dispose());
+    const slug = prompt.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'prompt';
+    written.push(join(out, `fig10-${slug}.png`));
+    writeFileSync(written.at(-1)!, await renderGrid(rows, { scale: 2, title: `Fig. 10: "${prompt}" at five scales (MLLM ${r.stage})` }));
+  }
+  return written;
+}

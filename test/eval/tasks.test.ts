@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { imageBatch } from '../../src/data/batches.js';
+import type { EmojiWorld } from '../../src/data/emoji/world.js';
+import type { PumaTokenizer } from '../../src/data/tokenizer/tokenizer.js';
+import { bestScale, markdownTable, modelClipScores, pickRows } from '../../src/eval/common.js';
+import { EvalEncoder } from '../../src/eval/encoder.js';
+import { conditionalTable, editTable, evalImageToImage, imageToImageCases } from '../../src/eval/image-to-image.js';
+import { evalT2i, t2iTable } from '../../src/eval/t2i.js';
+import { evalUnderstanding, normalizeAnswer, understandingTable } from '../../src/eval/understanding.js';
+import * as T from '../../src/tensor/index.js';
+import { buildSubset } from '../data/subset.js';
+import { tinyEvalEncoder, tinyPuma64, tinyTokenizer } from './tiny.js';
+
+let world: EmojiWorld, data: string, tok: PumaTokenizer;
+
+before(async () => {
+  ({ world, dir: data } = await buildSubset());
+  tok = tinyTokenizer(world);
+});
+after(() => rmSync(data, { recursive: true, force: true }));
+
+test('evaluation encoder: an image is its own nearest image; text needs one caption per image; a missing encoder is named', () => {
+  const ev = tinyEvalEncoder(tok);
+  const ids = world.imagesIn('test').slice(0, 3).map((i) => i.id);
+  const x = imageBatch(world, ids, '01');
+  for (const s of [...ev.imageSimilarity(x, x), ...ev.patchSimilarity(x, x)]) assert.ok(Math.abs(s - 1) < 1e-5, `self-similarity ${s}`);
+  const flipped = x.narrow(0, 1, 1);
+  const cross = ev.imageSimilarity(x.narrow(0, 0, 1), flipped)[0];
+  assert.ok(cross < 1 - 1e-6, 'different images are not identical to the encoder');
+  assert.throws(() => ev.textSimilarity(x, ['one']), /3 images but 1 texts/);
+  assert.throws(() => EvalEncoder.load(data), /no evaluation CLIP .*puma train clip --runs/);
+});
+
+test('5-scale Max keeps, per item, the scale the model\'s own CLIP scores highest', () => {
+  const puma = tinyPuma64(tok, [4, 0]);
+  const g = new T.Generator(3);
+  const byScale = [0, 1, 2].map(() => T.rand([4, 3, 64, 64], { generator: g }));
+  const texts = ['grinning face', 'red apple', 'cat', 'thumbs up'];
+  const pick = bestScale(puma, byScale, texts);
+  const scores = byScale.map((x) => modelClipScores(puma, x, texts));
+  pick.forEach((j, i) => assert.equal(scores[j][i], Math.max(...scores.map((s) => s[i])), `item ${i}`));
+  const rows = pickRows(byScale, pick);
+  for (let i = 0; i < 4; i++) assert.deepEqual(rows.narrow(0, i, 1).toArray(), byScale[pick[i]].narrow(0, i, 1).toArray());
+});
+
+test('eval t2i: one row per decoder plus 5-scale Max, metrics in range, two seeds differ', () => {
+  const puma = tinyPuma64(tok, [4, 0], ['pretrain']);
+  const r = evalT2i(puma, world, tinyEvalEncoder(tok), { n: 2, steps: 1 });
+  assert.equal(r.stage, 'pretrain');
+  assert.deepEqual(r.rows.map((x) => x.scale), ['f4', 'f0', '5-scale Max']);
+  for (const x of r.rows) {
+    assert.equal(x.prompts, 2);
+    for (const v of [x.clipI, x.clipT]) assert.ok(v >= -1 - 1e-6 && v <= 1 + 1e-6, `cosine ${v}`);
+    assert.ok(Number.isFinite(x.psnrD) && x.psnrD < 80, 'seeds seed and seed + 1 decode differently');
+  }
+  assert.match(t2iTable(r), /\| 5-scale Max \|/);
+  assert.match(t2iTable(r), /CLIP-T \[eval mini-CLIP\]/);
+});
+
+test('eval edit and conditional: held-out cases have an input, a text and a different target', () => {
+  const cases = imageToImageCases(world, 'edit', 4, 0);
+  assert.equal(cases.length, 4);
+  for (const s of cases) {
+    assert.equal(s.split, 'test');
+    assert.notEqual(s.meta.source, s.meta.target);
+  }
+  const canny = imageToImageCases(world, 'canny', 2, 0);
+  assert.ok(canny.every((s) => s.segments.some((g) => g.kind === 'image' && g.role === 'input' && g.ref.op === 'canny')));
+  const puma = tinyPuma64(tok, [0], ['pretrain', 'edit']);
+  const ev = tinyEvalEncoder(tok);
+  const e = evalImageToImage(puma, world, ev, 'edit', { n: 2, steps: 1 });
+  assert.equal(e.stage, 'edit');
+  assert.deepEqual(e.rows.map((x) => x.scale), ['f0']);
+  assert.ok(e.rows[0].ssimTarget <= 1 && Number.isFinite(e.rows[0].psnrTarget));
+  assert.match(editTable(e), /DINO-style \(input\) \[eval mini-CLIP\]/);
+  const c = evalImageToImage(puma, world, ev, 'colorize', { n: 1, steps: 1 });
+  assert.equal(c.stage, 'pretrain');
+  assert.match(c.note ?? '', /no instruction-tuned MLLM for 'cond'/);
+  assert.match(conditionalTable([c]), /\| colorize \| f0 \|/);
+});
+
+test('eval understanding: six inputs, exact-match scoring, accuracies are fractions of the questions', () => {
+  assert.equal(normalizeAnswer(' Smileys & Emotion. '), 'smileys & emotion');
+  assert.notEqual(normalizeAnswer('male'), normalizeAnswer('female'));
+  const puma = tinyPuma64(tok, [0], ['pretrain', 'understand']);
+  const r = evalUnderstanding(puma, world, { n: 3 });
+  assert.equal(r.stage, 'understand');
+  assert.deepEqual(r.rows.map((x) => x.input), ['f4', 'f3', 'f2', 'f1', 'f0', 'f4-f0']);
+  for (const x of r.rows) {
+    assert.equal(x.questions, 3);
+    assert.ok(x.accuracy >= 0 && x.accuracy <= 1);
+    // 3 questions: accuracy is a multiple of 1/3
+    assert.ok(Math.abs(x.accuracy * 3 - Math.round(x.accuracy * 3)) < 1e-9);
+  }
+  assert.equal(r.examples.length, 3);
+  assert.match(understandingTable(r), /\| f4-f0 \|/);
+});
+
+test('markdownTable aligns numbers right and prints n/a for missing values', () => {
+  assert.equal(markdownTable(['a', 'b'], [['x', 0.5], ['y', NaN]], 2), '| a | b |\n|---|---:|\n| x | 0.50 |\n| y | n/a |');
+});
