@@ -18,7 +18,7 @@ import type { PumaModel } from '../pipelines/model.js';
 import * as T from '../tensor/index.js';
 import { DEFAULT_MODEL, nonNegative, parseScheduler, positiveInt } from './options.js';
 
-interface EvalFlags { model: string; data: string; steps: number; guidance: number; scheduler: SchedulerName; seed: number; json?: string; n?: number; split: 'val' | 'test' }
+interface EvalFlags { model: string; data: string; steps: number; guidance: number; scheduler: SchedulerName; seed: number; json?: string; n?: number; split: 'val' | 'test'; textGuidance: number }
 
 /** Item counts per table: the full run, and `--quick` (stated in docs/RESULTS.md). */
 export const EVAL_SIZES = {
@@ -42,6 +42,7 @@ function evalFlags(cmd: Command, n?: number): Command {
       if (!Number.isInteger(s) || s < 0) throw new Error(`--seed must be a non-negative integer, got '${v}'`);
       return s;
     }, 0)
+    .option('--text-guidance <g>', 'text-to-image: guidance on the prompt inside the MLLM (1 = the paper\'s plain regression)', nonNegative('--text-guidance'), 1)
     .option('--json <file>', 'also write the result as JSON');
   if (n !== undefined) cmd.option('--n <n>', 'items to evaluate', positiveInt('--n'), n);
   return cmd;
@@ -61,8 +62,8 @@ function writeJson(path: string | undefined, value: unknown): void {
   writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-function options(f: EvalFlags, n: number): EvalOptions & { split: 'val' | 'test' } {
-  return { n, seed: f.seed, steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, split: f.split, onProgress: progress };
+function options(f: EvalFlags, n: number): EvalOptions & { split: 'val' | 'test'; textGuidance: number } {
+  return { n, seed: f.seed, steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, split: f.split, textGuidance: f.textGuidance, onProgress: progress };
 }
 
 interface Loaded { model: PumaModel; world: EmojiWorld; ev: EvalEncoder }
@@ -72,8 +73,9 @@ function load(f: EvalFlags): Loaded {
   return { model: loadPuma(f.model, f.data), world, ev: EvalEncoder.load(f.model) };
 }
 
-function noteLine(r: { stage: string; note?: string }): string {
-  return `MLLM: ${r.stage}${r.note ? ` (${r.note})` : ''}`;
+function noteLine(r: { stage: string; note?: string; textGuidance?: number }): string {
+  const g = r.textGuidance !== undefined && r.textGuidance !== 1 ? `, text guidance ${r.textGuidance}` : '';
+  return `MLLM: ${r.stage}${g}${r.note ? ` (${r.note})` : ''}`;
 }
 
 /** Every table in order; returns the markdown and the JSON of each. */

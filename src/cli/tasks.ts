@@ -135,11 +135,12 @@ export function registerTaskCommands(program: Command): void {
   imageFlags(program.command('generate').description('text-to-image: the MLLM writes f4..f0, the decoders draw each scale (paper Fig. 1)'), ALL_SCALES)
     .argument('<prompt>', 'what to draw, e.g. "grinning face"')
     .option('--best', "5-scale Max: keep the scale whose image has the highest CLIP score against the prompt", false)
-    .action(async (prompt: string, f: ImageFlags & { best: boolean }) => {
+    .option('--text-guidance <g>', 'guidance on the prompt inside the MLLM (1 = the paper\'s plain regression)', nonNegative('--text-guidance'), 1)
+    .action(async (prompt: string, f: ImageFlags & { best: boolean; textGuidance: number }) => {
       const p = nonEmpty('prompt', prompt);
       outDir(f.out);
-      const r = generate(modelFor(f, 't2i'), p, { ...decodeOptions(f), best: f.best });
-      await writeImageTask(f, r, p, { command: 'generate', prompt: p, best: f.best });
+      const r = generate(modelFor(f, 't2i'), p, { ...decodeOptions(f), best: f.best, textGuidance: f.textGuidance });
+      await writeImageTask(f, r, p, { command: 'generate', prompt: p, best: f.best, textGuidance: f.textGuidance });
     });
 
   imageFlags(program.command('edit').description('edit an image by an instruction (decodes f0 by default)'), FINE_SCALES)

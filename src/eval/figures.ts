@@ -24,7 +24,7 @@ function toImage(x: T.Tensor, i = 0): Image {
  * the paths. `image` is a world image id, `prompts` are generated at every scale with two seeds.
  */
 export async function writeFigures(
-  model: PumaModel, world: EmojiWorld, out: string, opts: EvalOptions & { image?: number; prompts?: readonly string[] } = {},
+  model: PumaModel, world: EmojiWorld, out: string, opts: EvalOptions & { image?: number; prompts?: readonly string[]; textGuidance?: number } = {},
 ): Promise<string[]> {
   const id = opts.image ?? world.imagesIn('test')[0].id;
   const label = world.concepts[world.images[id].concept].label;
@@ -60,13 +60,13 @@ export async function writeFigures(
 
   for (const prompt of opts.prompts ?? [label]) {
     opts.onProgress?.(`figure 10: "${prompt}"`);
-    const r = generate(model, prompt, { ...decode, scales, seeds: [0, 1].map((s) => s + (opts.seed ?? 0)) });
+    const r = generate(model, prompt, { ...decode, scales, seeds: [0, 1].map((s) => s + (opts.seed ?? 0)), textGuidance: opts.textGuidance });
     const rows: GridRow[] = r.rows.map((row) => ({ cells: scales.map((k) => ({ image: toImage(row.images.get(k)!), caption: `f${k}` })), text: `seed ${row.seed}` }));
     r.rows.forEach((row) => row.images.forEach((t) => t.dispose()));
     r.features.forEach((f) => f?.dispose());
     const slug = prompt.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'prompt';
     written.push(join(out, `fig10-${slug}.png`));
-    writeFileSync(written.at(-1)!, await renderGrid(rows, { scale: 2, title: `Fig. 10: "${prompt}" at five scales (MLLM ${r.stage})` }));
+    writeFileSync(written.at(-1)!, await renderGrid(rows, { scale: 2, title: `Fig. 10: "${prompt}" at five scales (MLLM ${r.stage}${(opts.textGuidance ?? 1) !== 1 ? `, text guidance ${opts.textGuidance}` : ''})` }));
   }
   return written;
 }

@@ -11,7 +11,7 @@ import { STANDIN, type EvalEncoder } from './encoder.js';
 import { psnr } from './metrics.js';
 
 export interface T2iRow { scale: string; clipI: number; clipT: number; psnrD: number; distD: number; prompts: number }
-export interface T2iResult { stage: MllmStage; note?: string; rows: T2iRow[] }
+export interface T2iResult { stage: MllmStage; note?: string; textGuidance: number; rows: T2iRow[] }
 
 /**
  * Generates every held-out concept's name (up to n) at every scale with seeds seed and seed + 1.
@@ -19,7 +19,7 @@ export interface T2iResult { stage: MllmStage; note?: string; rows: T2iRow[] }
  * @example
  * const r = evalT2i(puma, world, EvalEncoder.load('models/puma-emoji'), { n: 16 });
  */
-export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, opts: EvalOptions & { split?: 'val' | 'test' } = {}): T2iResult {
+export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, opts: EvalOptions & { split?: 'val' | 'test'; textGuidance?: number } = {}): T2iResult {
   const items = conceptImages(world, opts.split ?? 'test', opts.n ?? 64);
   const prompts = items.map((i) => world.concepts[i.concept].label);
   const { mllm, stage, note } = mllmFor(model, 't2i');
@@ -27,7 +27,7 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
   const finest = Math.min(...scales);
   const feats = prompts.map((p, i) => {
     opts.onProgress?.(`t2i: MLLM ${i + 1}/${prompts.length}`);
-    return mllm.generateImage(model.tokenizer.encode(p), { upToScale: finest }).map((f) => f?.keep() ?? null);
+    return mllm.generateImage(model.tokenizer.encode(p), { upToScale: finest, guidance: opts.textGuidance }).map((f) => f?.keep() ?? null);
   });
   const seed = opts.seed ?? 0;
   const gt = imageBatch(world, items.map((i) => i.id), '01').keep();
@@ -55,7 +55,7 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
   decoded.flat().forEach((t) => t.dispose());
   feats.flat().forEach((t) => t?.dispose());
   gt.dispose();
-  return { stage, note, rows };
+  return { stage, note, textGuidance: opts.textGuidance ?? 1, rows };
 }
 
 export function t2iTable(r: T2iResult): string {

@@ -24,6 +24,8 @@ export interface ImageTaskOptions extends Omit<DecodeOptions, 'seed' | 'onStep'>
 export interface GenerateOptions extends ImageTaskOptions {
   /** 5-scale Max: keep, per seed, the scale whose image scores highest with CLIP against the prompt. */
   best?: boolean;
+  /** Classifier-free guidance on the prompt in the MLLM (PumaMLLM.generateImage); 1 = the paper's plain regression. */
+  textGuidance?: number;
 }
 
 /** The decodes of one seed: images [1, 3, 64, 64] in [0, 1] by scale, and for `best` their scores. */
@@ -57,7 +59,7 @@ export function generate(model: PumaModel, prompt: string, opts: GenerateOptions
   const scales = checkScales(model, opts.scales ?? ALL_SCALES);
   const { mllm, stage, note } = mllmFor(model, 't2i');
   opts.onProgress?.(`MLLM (${stage}) writes f4..f${Math.min(...scales)}`);
-  const features = mllm.generateImage(model.tokenizer.encode(prompt), { upToScale: Math.min(...scales) });
+  const features = mllm.generateImage(model.tokenizer.encode(prompt), { upToScale: Math.min(...scales), guidance: opts.textGuidance });
   const rows = (opts.seeds ?? [0]).map((seed): SeedImages => {
     const images = decodeScales(model, features, scales, seed, opts);
     if (!opts.best) return { seed, images };

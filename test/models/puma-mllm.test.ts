@@ -158,6 +158,25 @@ test('generateImage stops after the requested scale', () => {
   assert.throws(() => m.generateImage([5], { upToScale: 5 }), /upToScale/);
 });
 
+
+test('text guidance: 1 is the plain regression, 0 the unconditional one, f4 = f_u + g (f_c - f_u)', () => {
+  const m = tinyModel(6);
+  const plain = m.generateImage([5, 6, 7], { upToScale: 2 });
+  const g1 = m.generateImage([5, 6, 7], { upToScale: 2, guidance: 1 });
+  for (const k of [4, 3, 2]) rowsClose(g1[k]!.toArray(), plain[k]!.toArray(), 1e-6, `g=1 f${k}`);
+  // guidance 0 follows the unconditional branch alone, fed its own features: `<s> [IMG]` ...
+  const uncond = m.generateImage([], { upToScale: 2 });
+  const g0 = m.generateImage([5, 6, 7], { upToScale: 2, guidance: 0 });
+  for (const k of [4, 3, 2]) rowsClose(g0[k]!.toArray(), uncond[k]!.toArray(), 2e-5, `g=0 f${k}`);
+  // f4 is read before any feature is fed back, so it is exactly the guided combination
+  const g3 = m.generateImage([5, 6, 7], { upToScale: 4, guidance: 3 })[4]!.toArray();
+  const c = plain[4]!.toArray(), u = uncond[4]!.toArray();
+  rowsClose(g3, c.map((v, i) => u[i] + 3 * (v - u[i])), 2e-5, 'g=3 f4');
+  // and a guided f3 differs from the plain one (the fed-back f4 differs)
+  const g3all = m.generateImage([5, 6, 7], { upToScale: 3, guidance: 3 });
+  assert.ok(g3all[3]!.sub(plain[3]!).abs().max().item() > 1e-4);
+  assert.throws(() => m.generateImage([5], { guidance: -1 }), /guidance/);
+});
 test('top-p sampling keeps the nucleus; greedy takes the argmax', () => {
   const logits = Float32Array.from([0, 5, 1, 4.9, -2]);
   assert.equal(pickToken(logits, { greedy: true }), 1);

@@ -125,6 +125,23 @@ export interface TextSampling {
   stop?: readonly number[];
 }
 
+/** Options of PumaMLLM.generateImage. */
+export interface ImageGeneration {
+  /** The finest scale to write: 4 = only f4, 0 = all five (default). */
+  upToScale?: number;
+  /** f0..f4 ([1, n, C]) fed back in place of the regressed features (teacher forcing). */
+  feed?: readonly (Tensor | null)[];
+  /**
+   * Classifier-free guidance on the prompt (not in the paper, whose regression is used as is):
+   * each slot is f_u + guidance (f_c - f_u), f_u regressed after `unconditional`. 1 (default)
+   * is the plain regression; above 1 it pushes the MSE head's mean-seeking output away from the
+   * unconditional mean.
+   */
+  guidance?: number;
+  /** The unconditional prompt (text ids, or parts starting with `<s>`); default: `<s>` alone. */
+  unconditional?: readonly number[] | readonly MllmPart[];
+}
+
 /**
  * The MLLM: LLaMA (child 'llm', transformers' keys inside), `projector` (features -> hidden) and
  * `regression_head` (hidden -> features).
@@ -280,32 +297,43 @@ export class PumaMLLM extends Module {
    * @example
    * const scales = mllm.generateImage(tok.encode('a fox'), { upToScale: 3 }); // f4, f3 filled
    */
-  generateImage(prompt: readonly number[] | readonly MllmPart[], opts: { upToScale?: number; feed?: readonly (Tensor | null)[] } = {}): (Tensor | null)[] {
+  generateImage(prompt: readonly number[] | readonly MllmPart[], opts: ImageGeneration = {}): (Tensor | null)[] {
     const upTo = opts.upToScale ?? 0;
     if (!Number.isInteger(upTo) || upTo < 0 || upTo >= NUM_SCALES) throw new RangeError(`upToScale must be 0..4, got ${upTo}`);
+    const g = opts.guidance ?? 1;
+    if (!Number.isFinite(g) || g < 0) throw new RangeError(`guidance must be a number >= 0, got ${g}`);
     const { bos, imgStart } = this.config.tokens;
-    const parts: MllmPart[] = isIdList(prompt)
-      ? [{ kind: 'tokens', ids: [bos, ...prompt, imgStart], loss: false }]
-      : [...prompt, { kind: 'tokens', ids: [imgStart], loss: false }];
+    const withImgStart = (p: readonly number[] | readonly MllmPart[]): MllmPart[] => isIdList(p)
+      ? [{ kind: 'tokens', ids: [bos, ...p, imgStart], loss: false }]
+      : [...p, { kind: 'tokens', ids: [imgStart], loss: false }];
+    // guidance 1 is the plain regression: no unconditional branch
+    const branches = g === 1 ? [withImgStart(prompt)] : [withImgStart(prompt), withImgStart(opts.unconditional ?? [])];
     const total = SCALE_OFFSETS[upTo] + SCALE_TOKENS[upTo];
     const feed = opts.feed ? keep(featureSlots(opts.feed)) : null;
-    const cache = new KVCache(this.config.llm.numHiddenLayers);
+    const caches = branches.map(() => new KVCache(this.config.llm.numHiddenLayers));
     const slots: Tensor[] = [];
+    // f = f_uncond + g (f_cond - f_uncond), both branches then read the same f
+    const predict = (hs: readonly Tensor[]): Tensor => tidy(() => {
+      const fc = this.regression_head.forward(hs[0]);
+      if (hs.length === 1) return fc;
+      const fu = this.regression_head.forward(hs[1]);
+      return fu.add(fc.sub(fu).mul(g));
+    });
     try {
       noGrad(() => {
-        let h = keep(tidy(() => this.lastHidden(this.embedSequences([layoutSequence(parts)]), cache)));
+        let hs = branches.map((parts, b) => keep(tidy(() => this.lastHidden(this.embedSequences([layoutSequence(parts)]), caches[b]))));
         for (let i = 0; i < total; i++) {
-          const f = keep(tidy(() => this.regression_head.forward(h)));
+          const f = keep(predict(hs));
           slots.push(f);
           if (i + 1 === total) break;
-          const h2 = keep(tidy(() => this.lastHidden(this.projector.forward(feed ? feed.narrow(1, i, 1) : f), cache)));
-          h.dispose();
-          h = h2;
+          const next = hs.map((_, b) => keep(tidy(() => this.lastHidden(this.projector.forward(feed ? feed.narrow(1, i, 1) : f), caches[b]))));
+          for (const h of hs) h.dispose();
+          hs = next;
         }
-        h.dispose();
+        for (const h of hs) h.dispose();
       });
     } finally {
-      cache.dispose();
+      for (const c of caches) c.dispose();
       feed?.dispose();
     }
     const seq = cat(slots, 1);
