@@ -4,6 +4,7 @@ import { trainVae } from '../train/recipes/vae.js';
 import { trainDecoder } from '../train/recipes/decoder.js';
 import { MLLM_TASKS, trainMllm, type MllmTask } from '../train/recipes/mllm.js';
 import type { RecipeOptions } from '../train/recipes/common.js';
+import { importBundle } from '../pipelines/bundle.js';
 
 interface TrainFlags { data: string; runs: string; steps?: number; batch?: number; seed: number }
 
@@ -71,6 +72,13 @@ export function registerTrainCommands(program: Command): void {
     })
     .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number }) =>
       report(`mllm ${f.stage}${f.task ? ` ${f.task}` : ''}`, await trainMllm({ ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr })));
+  train.command('from-bundle').description('start a runs folder from a model bundle\'s weights, to train on from a shipped model')
+    .argument('[bundle]', 'model bundle', 'models/puma-emoji')
+    .option('--runs <dir>', 'folder of training runs to create or complete', 'runs')
+    .action((bundle: string, f: { runs: string }) => {
+      for (const line of importBundle(bundle, f.runs)) process.stdout.write(`${line}\n`);
+      process.stdout.write(`resume any stage with its command, e.g. 'puma train decoder --scale 4 --runs ${f.runs} --steps 5000' (steps count from 0, AdamW starts fresh)\n`);
+    });
   common(train.command('all').description('the whole recipe in order: clip, vae, decoders f0..f4, mllm pretrain, mllm instruct per task'))
     .action(async (f: TrainFlags) => {
       // --steps/--batch would mean different things per stage: each stage uses its own defaults.

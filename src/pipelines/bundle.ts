@@ -17,9 +17,11 @@ import { PumaMLLM } from '../models/puma/mllm.js';
 import { mllmConfigFromJson, mllmConfigJson } from '../models/puma/mllm-config.js';
 import { MINI_VAE } from '../models/puma/small.js';
 import { AutoencoderKL } from '../models/vae/model.js';
+import type { Module } from '../nn/module.js';
 import { buildMiniClip } from '../train/recipes/clip.js';
 import { EvalEncoder } from '../eval/encoder.js';
-import { latestCheckpoint } from '../train/run.js';
+import { mllmRunDir } from '../train/recipes/mllm.js';
+import { latestCheckpoint, seedRun } from '../train/run.js';
 import { loadPumaFromRuns, MLLM_STAGES, type PumaModel } from './model.js';
 
 /** Writes the trained parts of a runs folder as a bundle; returns the parts written. */
@@ -73,6 +75,50 @@ export function writeBundle(model: PumaModel, out: string): string[] {
     written.push(`mllm-${stage}`);
   }
   return written;
+}
+
+/**
+ * The inverse of exportBundle: a runs folder whose run folders start (ckpt-0, no optimizer
+ * state) from a bundle's weights, so that training goes on from a shipped model when the original
+ * runs are gone. Run folders that already have a checkpoint are kept as they are. Returns what
+ * it did, one line per part.
+ *
+ * @example
+ * importBundle('models/puma-emoji', 'runs'); // then: puma train decoder --scale 4 --steps 5000
+ */
+export function importBundle(bundle: string, runs: string): string[] {
+  if (!isBundle(bundle)) throw new Error(`${bundle} is not a model bundle (no clip/model.safetensors)`);
+  const tokSrc = join(bundle, 'tokenizer.json');
+  const tokDst = join(runs, 'tokenizer.json');
+  if (existsSync(tokDst) && readFileSync(tokDst, 'utf8') !== readFileSync(tokSrc, 'utf8')) {
+    throw new Error(`${tokDst} differs from the bundle's tokenizer: use an empty --runs folder`);
+  }
+  const model = loadBundle(bundle);
+  mkdirSync(runs, { recursive: true });
+  copyFileSync(tokSrc, tokDst);
+  const done: string[] = [];
+  const seed = (part: string, dir: string, name: string, modules: Record<string, Module>) => {
+    if (latestCheckpoint(dir)) {
+      done.push(`${dir}: kept (it has a checkpoint)`);
+      return;
+    }
+    seedRun(dir, name, modules);
+    copyFileSync(join(bundle, part, 'config.json'), join(dir, 'config.json'));
+    done.push(`${dir}: from ${join(bundle, part)}`);
+  };
+  seed('clip', join(runs, 'clip'), 'clip', { clip: model.clip });
+  seed('vae', join(runs, 'vae'), 'vae', { vae: model.vae });
+  model.decoders.forEach((dec, k) => { if (dec) seed(`decoder-${k}`, join(runs, `decoder-${k}`), `decoder f${k}`, { decoder: dec }); });
+  for (const stage of MLLM_STAGES) {
+    const mllm = model.mllms[stage];
+    if (mllm) seed(`mllm-${stage}`, mllmRunDir(runs, stage), `mllm-${stage}`, { mllm });
+  }
+  if (existsSync(join(bundle, 'eval-clip', 'model.safetensors'))) {
+    mkdirSync(join(runs, 'eval'), { recursive: true });
+    copyFileSync(tokSrc, join(runs, 'eval', 'tokenizer.json'));
+    seed('eval-clip', join(runs, 'eval', 'clip'), 'clip', { clip: EvalEncoder.load(bundle).clip });
+  }
+  return done;
 }
 
 /** True when dir is a bundle (not a runs folder). */

@@ -87,12 +87,7 @@ function namedParams(modules: Record<string, Module>): [string, Tensor][] {
 }
 
 function save(o: RunOptions, step: number, seconds: number): void {
-  const name = `ckpt-${step}`;
-  const tmp = join(o.dir, `.tmp-${name}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
   const params = namedParams(o.modules);
-  writeSafetensors(join(tmp, 'weights.safetensors'), new Map(params), { metadata: { format: 'pt', step: String(step) } });
   const optim = new Map<string, Tensor>();
   for (const [k, p] of params) {
     const s = o.optimizer.state(p);
@@ -101,17 +96,37 @@ function save(o: RunOptions, step: number, seconds: number): void {
       optim.set(`${k}.v`, s.v);
     }
   }
+  writeCheckpoint(o.dir, params, optim, { step, optimizerSteps: o.optimizer.stepCount, seconds, name: o.name });
+}
+
+/** Writes ckpt-<step> atomically, points `latest` at it and removes older checkpoints. */
+function writeCheckpoint(dir: string, params: [string, Tensor][], optim: Map<string, Tensor>, state: SavedState): void {
+  const name = `ckpt-${state.step}`;
+  const tmp = join(dir, `.tmp-${name}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  writeSafetensors(join(tmp, 'weights.safetensors'), new Map(params), { metadata: { format: 'pt', step: String(state.step) } });
   writeSafetensors(join(tmp, 'optim.safetensors'), optim);
-  const state: SavedState = { step, optimizerSteps: o.optimizer.stepCount, seconds, name: o.name };
   writeFileSync(join(tmp, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
-  rmSync(join(o.dir, name), { recursive: true, force: true });
-  renameSync(tmp, join(o.dir, name));
+  rmSync(join(dir, name), { recursive: true, force: true });
+  renameSync(tmp, join(dir, name));
   // The pointer is replaced by rename, so a crash leaves either the old or the new checkpoint.
-  writeFileSync(join(o.dir, 'latest.tmp'), `${name}\n`);
-  renameSync(join(o.dir, 'latest.tmp'), join(o.dir, 'latest'));
-  for (const f of readdirSync(o.dir)) {
-    if (f.startsWith('ckpt-') && f !== name) rmSync(join(o.dir, f), { recursive: true, force: true });
+  writeFileSync(join(dir, 'latest.tmp'), `${name}\n`);
+  renameSync(join(dir, 'latest.tmp'), join(dir, 'latest'));
+  for (const f of readdirSync(dir)) {
+    if (f.startsWith('ckpt-') && f !== name) rmSync(join(dir, f), { recursive: true, force: true });
   }
+}
+
+/**
+ * Starts a run folder from given weights: ckpt-0 with the modules' parameters and no optimizer
+ * state, so the recipe's next run trains on from them (fresh AdamW, schedule from step 0).
+ * Refuses a folder that already has a checkpoint.
+ */
+export function seedRun(dir: string, name: string, modules: Record<string, Module>): void {
+  if (latestCheckpoint(dir)) throw new Error(`${dir} already has a checkpoint; remove it first to start from other weights`);
+  mkdirSync(dir, { recursive: true });
+  writeCheckpoint(dir, namedParams(modules), new Map(), { step: 0, optimizerSteps: 0, seconds: 0, name });
 }
 
 function restore(o: RunOptions): SavedState | null {

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import type { EmojiWorld } from '../../src/data/emoji/world.js';
 import { EvalEncoder } from '../../src/eval/encoder.js';
 import { evalReconstruction } from '../../src/eval/reconstruction.js';
-import { exportBundle, loadPuma } from '../../src/pipelines/bundle.js';
+import { exportBundle, importBundle, loadPuma } from '../../src/pipelines/bundle.js';
 import { reconstruct } from '../../src/pipelines/reconstruct.js';
 import { imageBatch } from '../../src/data/batches.js';
 import { trainClip } from '../../src/train/recipes/clip.js';
@@ -77,4 +77,19 @@ test('clip -> vae -> decoder stages chain through their runs, and a bundle repro
   // float16 weights in the bundle: pixels agree to a few 1e-3
   assert.ok(worst < 2e-2, `bundle and runs decode differently: max |diff| ${worst}`);
   assert.ok(existsSync(join(bundle, 'decoder-4', 'config.json')));
+
+  // and back: a runs folder started from the bundle decodes as the bundle does, and trains on
+  const again = join(runs, 'from-bundle');
+  const lines = importBundle(bundle, again);
+  assert.equal(lines.length, 4, lines.join('\n'));
+  assert.ok(lines.every((l) => / from /.test(l)), lines.join('\n'));
+  const fromImport = loadPuma(again, data);
+  assert.equal(fromImport.scalingFactor, fromBundle.scalingFactor);
+  const c = reconstruct(fromImport, x, [4], { steps: 2, seed: 5 }).get(4)!.toArray();
+  for (let i = 0; i < c.length; i++) assert.ok(Math.abs(c[i] - b[i]) < 1e-5, `imported runs vs bundle at ${i}: ${c[i]} vs ${b[i]}`);
+  const r = await trainDecoder({ ...o, runs: again, scale: 4, steps: 1, batch: 2 });
+  assert.equal(r.step, 1);
+  // a second import keeps what the runs folder already has
+  assert.ok(importBundle(bundle, again).every((l) => /kept/.test(l)));
+  assert.throws(() => importBundle(join(runs, 'clip'), again), /not a model bundle/);
 });
