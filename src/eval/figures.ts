@@ -58,15 +58,23 @@ export async function writeFigures(
   }
   x.dispose();
 
-  for (const prompt of opts.prompts ?? [label]) {
+  const prompts = opts.prompts ?? [label];
+  const gallery: GridRow[] = [];
+  for (const prompt of prompts) {
     opts.onProgress?.(`figure 10: "${prompt}"`);
     const r = generate(model, prompt, { ...decode, scales, seeds: [0, 1].map((s) => s + (opts.seed ?? 0)), textGuidance: opts.textGuidance });
     const rows: GridRow[] = r.rows.map((row) => ({ cells: scales.map((k) => ({ image: toImage(row.images.get(k)!), caption: `f${k}` })), text: `seed ${row.seed}` }));
+    gallery.push({ cells: rows[0].cells, text: `"${prompt}" (seed ${r.rows[0].seed})` });
     r.rows.forEach((row) => row.images.forEach((t) => t.dispose()));
     r.features.forEach((f) => f?.dispose());
     const slug = prompt.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'prompt';
     written.push(join(out, `fig10-${slug}.png`));
     writeFileSync(written.at(-1)!, await renderGrid(rows, { scale: 2, title: `Fig. 10: "${prompt}" at five scales (MLLM ${r.stage}${(opts.textGuidance ?? 1) !== 1 ? `, text guidance ${opts.textGuidance}` : ''})` }));
+  }
+  if (prompts.length > 1) {
+    written.push(join(out, 'fig10-gallery.png'));
+    const g = (opts.textGuidance ?? 1) !== 1 ? `, text guidance ${opts.textGuidance}` : '';
+    writeFileSync(written.at(-1)!, await renderGrid(gallery, { scale: 2, title: `Fig. 10: every prompt at five scales, first seed${g}` }));
   }
   return written;
 }
