@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { imageBatch } from '../../src/data/batches.js';
 import type { EmojiWorld } from '../../src/data/emoji/world.js';
@@ -8,6 +10,7 @@ import { bestScale, markdownTable, modelClipScores, pickRows } from '../../src/e
 import { EvalEncoder } from '../../src/eval/encoder.js';
 import { conditionalTable, editTable, evalImageToImage, imageToImageCases } from '../../src/eval/image-to-image.js';
 import { evalT2i, t2iTable } from '../../src/eval/t2i.js';
+import { writeFigures } from '../../src/eval/figures.js';
 import { evalUnderstanding, normalizeAnswer, understandingTable } from '../../src/eval/understanding.js';
 import * as T from '../../src/tensor/index.js';
 import { buildSubset } from '../data/subset.js';
@@ -57,6 +60,21 @@ test('eval t2i: one row per decoder plus 5-scale Max, metrics in range, two seed
   }
   assert.match(t2iTable(r), /\| 5-scale Max \|/);
   assert.match(t2iTable(r), /CLIP-T \[eval mini-CLIP\]/);
+  assert.equal(r.textGuidance, 1);
+  // the guidance is recorded with the result (its arithmetic is tested with the MLLM)
+  assert.equal(evalT2i(puma, world, tinyEvalEncoder(tok), { n: 1, steps: 1, textGuidance: 3 }).textGuidance, 3);
+});
+
+test('eval figures: Fig. 3, Fig. 6, one Fig. 10 per prompt and a gallery of all prompts', async () => {
+  const puma = tinyPuma64(tok, [4, 3, 0], ['pretrain']);
+  const out = mkdtempSync(join(tmpdir(), 'puma-fig-'));
+  try {
+    const paths = await writeFigures(puma, world, out, { steps: 1, prompts: ['red apple', 'blue heart'] });
+    assert.deepEqual(paths.map((p) => basename(p)), ['fig3-reconstruction.png', 'fig6-diversity.png', 'fig10-red-apple.png', 'fig10-blue-heart.png', 'fig10-gallery.png']);
+    for (const p of paths) assert.deepEqual([...readFileSync(p).subarray(1, 4)], [0x50, 0x4e, 0x47], `${p} is a PNG`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 });
 
 test('eval edit and conditional: held-out cases have an input, a text and a different target', () => {
