@@ -73,6 +73,13 @@ function load(f: EvalFlags): Loaded {
   return { model: loadPuma(f.model, f.data), world, ev: EvalEncoder.load(f.model) };
 }
 
+/** The end of every table command: clear the progress line, print the markdown, write the JSON. */
+function report(f: EvalFlags, markdown: string, result: unknown): void {
+  done();
+  process.stdout.write(`${markdown}\n`);
+  writeJson(f.json, result);
+}
+
 function noteLine(r: { stage: string; note?: string; textGuidance?: number }): string {
   const g = r.textGuidance !== undefined && r.textGuidance !== 1 ? `, text guidance ${r.textGuidance}` : '';
   return `MLLM: ${r.stage}${g}${r.note ? ` (${r.note})` : ''}`;
@@ -82,7 +89,7 @@ function noteLine(r: { stage: string; note?: string; textGuidance?: number }): s
 async function runAll(f: EvalFlags & { quick: boolean; out?: string }): Promise<{ md: string; json: Record<string, unknown> }> {
   const sizes = f.quick ? EVAL_SIZES.quick : EVAL_SIZES.full;
   const { model, world, ev } = load(f);
-  const parts: string[] = [], json: Record<string, unknown> = { quick: f.quick, sizes, model: f.model, split: f.split, seed: f.seed, steps: f.steps, guidance: f.guidance, scheduler: f.scheduler };
+  const parts: string[] = [], json: Record<string, unknown> = { quick: f.quick, sizes, model: f.model, split: f.split, seed: f.seed, steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, textGuidance: f.textGuidance };
   const t0 = performance.now();
   const timed = <R>(name: string, fn: () => R): R => {
     const t = performance.now();
@@ -124,27 +131,21 @@ export function registerEvalCommands(program: Command): void {
     .action((f: EvalFlags & { n: number }) => {
       const { model, world, ev: enc } = load(f);
       const rows = T.tidy(() => evalReconstruction(model, world, { ...options(f, f.n), encoder: enc }));
-      done();
-      process.stdout.write(`${reconstructionTable(rows)}\n`);
-      writeJson(f.json, rows);
+      report(f, reconstructionTable(rows), rows);
     });
 
   evalFlags(ev.command('t2i').description('Tables 2 and 6: CLIP-I, CLIP-T and diversity per scale, and 5-scale Max'), EVAL_SIZES.full.t2i)
     .action((f: EvalFlags & { n: number }) => {
       const { model, world, ev: enc } = load(f);
       const r = T.tidy(() => evalT2i(model, world, enc, options(f, f.n)));
-      done();
-      process.stdout.write(`${noteLine(r)}\n\n${t2iTable(r)}\n`);
-      writeJson(f.json, r);
+      report(f, `${noteLine(r)}\n\n${t2iTable(r)}`, r);
     });
 
   evalFlags(ev.command('edit').description('Table 3: CLIP-I, CLIP-T, DINO-style per scale and 5-scale Max on held-out edit pairs'), EVAL_SIZES.full.edit)
     .action((f: EvalFlags & { n: number }) => {
       const { model, world, ev: enc } = load(f);
       const r = T.tidy(() => evalImageToImage(model, world, enc, 'edit', options(f, f.n)));
-      done();
-      process.stdout.write(`${noteLine(r)}\n\n${editTable(r)}\n`);
-      writeJson(f.json, r);
+      report(f, `${noteLine(r)}\n\n${editTable(r)}`, r);
     });
 
   evalFlags(ev.command('understanding').description('Table 5: question-answering accuracy by input scale'), EVAL_SIZES.full.understanding)
@@ -152,18 +153,14 @@ export function registerEvalCommands(program: Command): void {
       const world = loadEmojiWorld(f.data);
       const model = loadPuma(f.model, f.data);
       const r = T.tidy(() => evalUnderstanding(model, world, options(f, f.n)));
-      done();
-      process.stdout.write(`${noteLine(r)}\n\n${understandingTable(r)}\n`);
-      writeJson(f.json, r);
+      report(f, `${noteLine(r)}\n\n${understandingTable(r)}`, r);
     });
 
   evalFlags(ev.command('conditional').description('canny-to-image, inpainting and colorization against the true image, per scale'), EVAL_SIZES.full.conditional)
     .action((f: EvalFlags & { n: number }) => {
       const { model, world, ev: enc } = load(f);
       const rs = (['canny', 'inpaint', 'colorize'] as const).map((task) => T.tidy(() => evalImageToImage(model, world, enc, task, options(f, f.n))));
-      done();
-      process.stdout.write(`${noteLine(rs[0])}\n\n${conditionalTable(rs)}\n`);
-      writeJson(f.json, rs);
+      report(f, `${noteLine(rs[0])}\n\n${conditionalTable(rs)}`, rs);
     });
 
   evalFlags(ev.command('figures').description('Fig. 3 (one image at five scales), Fig. 6 (diversity over seeds), Fig. 10 (one prompt at five scales)'))
@@ -183,8 +180,7 @@ export function registerEvalCommands(program: Command): void {
     .option('--out <dir>', 'also write the figures and results.md there')
     .action(async (f: EvalFlags & { quick: boolean; out?: string }) => {
       const { md, json } = await runAll(f);
-      process.stdout.write(`${md}\n`);
-      writeJson(f.json, json);
+      report(f, md, json);
       if (f.out) writeFileSync(join(f.out, 'results.md'), `${md}\n`);
     });
 }

@@ -59,6 +59,7 @@ export async function writeFigures(
   x.dispose();
 
   const prompts = opts.prompts ?? [label];
+  const guided = (opts.textGuidance ?? 1) !== 1 ? `, text guidance ${opts.textGuidance}` : '';
   const gallery: GridRow[] = [];
   for (const prompt of prompts) {
     opts.onProgress?.(`figure 10: "${prompt}"`);
@@ -69,12 +70,11 @@ export async function writeFigures(
     r.features.forEach((f) => f?.dispose());
     const slug = prompt.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'prompt';
     written.push(join(out, `fig10-${slug}.png`));
-    writeFileSync(written.at(-1)!, await renderGrid(rows, { scale: 2, title: `Fig. 10: "${prompt}" at five scales (MLLM ${r.stage}${(opts.textGuidance ?? 1) !== 1 ? `, text guidance ${opts.textGuidance}` : ''})` }));
+    writeFileSync(written.at(-1)!, await renderGrid(rows, { scale: 2, title: `Fig. 10: "${prompt}" at five scales (MLLM ${r.stage}${guided})` }));
   }
   if (prompts.length > 1) {
     written.push(join(out, 'fig10-gallery.png'));
-    const g = (opts.textGuidance ?? 1) !== 1 ? `, text guidance ${opts.textGuidance}` : '';
-    writeFileSync(written.at(-1)!, await renderGrid(gallery, { scale: 2, title: `Fig. 10: every prompt at five scales, first seed${g}` }));
+    writeFileSync(written.at(-1)!, await renderGrid(gallery, { scale: 2, title: `Fig. 10: every prompt at five scales, first seed${guided}` }));
   }
   return written;
 }

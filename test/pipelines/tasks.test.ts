@@ -10,9 +10,9 @@ import { tokenizeSample } from '../../src/data/tasks/sequence.js';
 import { toTokenizerJson, trainBpe } from '../../src/data/tokenizer/bpe.js';
 import { loadTokenizer } from '../../src/data/tokenizer/tokenizer.js';
 import { registerTaskCommands } from '../../src/cli/tasks.js';
-import { clipTextConfig, clipVisionConfig, llamaConfig, unetConfig, vaeConfig } from '../../src/io/config.js';
+import { llamaConfig, unetConfig, vaeConfig } from '../../src/io/config.js';
+import { tinyClip } from '../eval/tiny.js';
 import { encodeImage, type Image } from '../../src/io/image.js';
-import { CLIPModel } from '../../src/models/clip/model.js';
 import { PumaDecoder } from '../../src/models/puma/decoder.js';
 import { MultiGranularEncoder, SCALE_TOKENS } from '../../src/models/puma/encoder.js';
 import { IMAGE_SLOTS, PumaMLLM, type MllmPart } from '../../src/models/puma/mllm.js';
@@ -47,18 +47,7 @@ function tinyMllm(featureDim = C, seed = 0): PumaMLLM {
 
 /** A random PUMA small enough for a test: 8-channel features on the 16x16 grid, 4x4 latents, 8x8 images. */
 function tinyPuma(): PumaModel {
-  T.manualSeed(0);
-  const clip = new CLIPModel({
-    visionConfig: clipVisionConfig({
-      hidden_size: C, intermediate_size: 16, projection_dim: C, num_hidden_layers: 1, num_attention_heads: 2, image_size: 64, patch_size: 4,
-    }),
-    textConfig: clipTextConfig({
-      vocab_size: tok.vocabSize, hidden_size: C, intermediate_size: 16, projection_dim: C, num_hidden_layers: 1, num_attention_heads: 2,
-      max_position_embeddings: 32, pad_token_id: tok.special.pad, bos_token_id: tok.special.bos, eos_token_id: tok.special.eos,
-    }),
-    projectionDim: C, logitScaleInitValue: Math.log(1 / 0.07),
-  });
-  clip.freeze().eval();
+  const clip = tinyClip(tok, 0); // seeds 0 first
   const vae = new AutoencoderKL(vaeConfig({
     block_out_channels: [8, 8], down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'],
     up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'], layers_per_block: 1, latent_channels: 4, norm_num_groups: 4,
