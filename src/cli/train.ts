@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { trainClip } from '../train/recipes/clip.js';
 import { trainVae } from '../train/recipes/vae.js';
 import { trainDecoder } from '../train/recipes/decoder.js';
-import { MLLM_TASKS, trainMllm, type MllmTask } from '../train/recipes/mllm.js';
+import { CAPTION_DROPOUT, MLLM_TASKS, trainMllm, type MllmTask } from '../train/recipes/mllm.js';
 import type { RecipeOptions } from '../train/recipes/common.js';
 import { importBundle } from '../pipelines/bundle.js';
 
@@ -70,8 +70,15 @@ export function registerTrainCommands(program: Command): void {
       if (!(n > 0 && n < 1)) throw new Error(`--lr must be a number in (0, 1), got '${v}'`);
       return n;
     })
-    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number }) =>
-      report(`mllm ${f.stage}${f.task ? ` ${f.task}` : ''}`, await trainMllm({ ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr })));
+    .option('--caption-dropout <p>', `t2i only: share of captions dropped, so text guidance has a trained unconditional branch (our addition; default ${CAPTION_DROPOUT})`, (v) => {
+      const n = Number(v);
+      if (!(n >= 0 && n < 1)) throw new Error(`--caption-dropout must be a number in [0, 1), got '${v}'`);
+      return n;
+    })
+    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number; captionDropout?: number }) =>
+      report(`mllm ${f.stage}${f.task ? ` ${f.task}` : ''}`, await trainMllm({
+        ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr, captionDropout: f.captionDropout,
+      })));
   train.command('from-bundle').description('start a runs folder from a model bundle\'s weights, to train on from a shipped model')
     .argument('[bundle]', 'model bundle', 'models/puma-emoji')
     .option('--runs <dir>', 'folder of training runs to create or complete', 'runs')

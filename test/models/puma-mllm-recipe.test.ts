@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { SYSTEM_MESSAGE } from '../../src/data/tasks/sample.js';
+import { tokenizeSample } from '../../src/data/tasks/sequence.js';
 import type { EmojiWorld } from '../../src/data/emoji/world.js';
 import { MultiGranularEncoder } from '../../src/models/puma/encoder.js';
 import { IMAGE_SLOTS, SCALE_OFFSETS } from '../../src/models/puma/mllm.js';
@@ -50,6 +51,21 @@ test('instruction data: the layouts of each task family', () => {
   }
 });
 
+
+test('t2i caption dropout: some samples lose their caption, the others are those drawn without dropout', () => {
+  const plain = drawSamples(world, 't2i', 'train', 200, 'd');
+  const dropped = drawSamples(world, 't2i', 'train', 200, 'd', 0.3);
+  const bare = dropped.filter((s) => s.segments.length === 1);
+  assert.ok(bare.length > 35 && bare.length < 85, `${bare.length} of 200 without caption at p = 0.3`);
+  dropped.forEach((s, i) => {
+    if (s.segments.length === 1) assert.deepEqual(s.segments, plain[i].segments.filter((g) => g.kind === 'image'), 'the target image stays');
+    else assert.deepEqual(s, plain[i]);
+  });
+  // `<s> [IMG] ... [/IMG] </s>`: the prompt text guidance's unconditional branch reads
+  const tok = runTokenizer(world, runs);
+  const ids = tokenizeSample(bare[0], tok).filter((p) => p.kind === 'tokens').map((p) => (p as { ids: number[] }).ids);
+  assert.deepEqual(ids, [[tok.special.bos], [tok.special.imgStart], [tok.special.imgEnd], [tok.special.eos]]);
+});
 test('features enter coarse to fine: the f4 slot is the mean of the 256 f0 slots', () => {
   const tok = runTokenizer(world, runs);
   T.manualSeed(1);

@@ -34,7 +34,16 @@ export interface MllmRecipeOptions extends RecipeOptions {
   scaleWeights?: 'emoji' | 'paper' | readonly number[];
   /** The backbone's peak learning rate (the adapters get twice it); MLLM_LR by default. */
   lr?: number;
+  /**
+   * t2i only: the share of samples whose caption is dropped (`<s> [IMG] ...`), so that the
+   * unconditional branch of text guidance is a prompt the model was trained on. Our addition,
+   * not the paper's; CAPTION_DROPOUT by default, 0 turns it off.
+   */
+  captionDropout?: number;
 }
+
+/** t2i's default caption dropout, the share diffusion models usually train their unconditional branch with. */
+export const CAPTION_DROPOUT = 0.1;
 
 /** alpha for f0..f4 from the recipe option (given f4..f0, as the paper lists them). */
 export function resolveScaleWeights(w: MllmRecipeOptions['scaleWeights'] = 'emoji'): readonly number[] {
@@ -129,14 +138,21 @@ function captionPair(world: EmojiWorld, split: Split, rng: Rng): Sample {
 }
 
 /** n samples of a stage's data from one seeded generator. */
-export function drawSamples(world: EmojiWorld, stage: 'pretrain' | MllmTask, split: Split, n: number, seed: string): Sample[] {
+export function drawSamples(world: EmojiWorld, stage: 'pretrain' | MllmTask, split: Split, n: number, seed: string, captionDropout = 0): Sample[] {
   const rng = new Rng(`mllm:${stage}:${split}:${seed}`);
   const one = (task: TaskName) => makeSample(world, task, split, rng.pick(taskItems(world, task, split)), rng);
   switch (stage) {
     case 'pretrain':
       return Array.from({ length: n }, () => captionPair(world, split, rng));
     case 't2i':
-      return Array.from({ length: n }, () => one('text-to-image'));
+    {
+      // its own generator, so the samples that keep their caption are those drawn without dropout
+      const drop = new Rng(`mllm:t2i:${split}:${seed}:drop`);
+      return Array.from({ length: n }, () => {
+        const s = one('text-to-image');
+        return captionDropout > 0 && drop.next() < captionDropout ? { ...s, segments: s.segments.filter((x) => x.kind === 'image') } : s;
+      });
+    }
     case 'edit':
       // kind-balanced, as sampleTask draws edits
       return sampleTask(world, 'edit', split, n, rng.int(2 ** 31));
@@ -240,9 +256,12 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   const lr = o.lr ? { adapters: 2 * o.lr, llm: o.lr } : MLLM_LR[o.stage];
   if (!(lr.llm > 0 && lr.llm < 1)) throw new Error(`--lr must be in (0, 1), got ${o.lr}`);
   mllm.scaleWeights = resolveScaleWeights(o.scaleWeights);
+  const captionDropout = stage === 't2i' ? o.captionDropout ?? CAPTION_DROPOUT : 0;
+  if (o.captionDropout !== undefined && stage !== 't2i') throw new Error('--caption-dropout is for --task t2i only');
+  if (!(captionDropout >= 0 && captionDropout < 1)) throw new Error(`--caption-dropout must be in [0, 1), got ${o.captionDropout}`);
   mkdirSync(dir, { recursive: true });
   writeConfigJson(join(dir, 'config.json'), mllmConfigJson(config), {
-    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse() },
+    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' ? { captionDropout } : {}) },
   });
   const adapters = [...mllm.projector.parameters(), ...mllm.regression_head.parameters()];
   const opt = new AdamW([
@@ -266,7 +285,7 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
     schedule: warmupCosine({ warmupSteps: Math.max(10, Math.round(steps * (o.stage === 'pretrain' ? 0.03 : 0.05))), totalSteps: steps, minRatio: 0.05 }),
     clipGrad: 5.0,
     step: (i) => {
-      const batch = samplesToParts(drawSamples(world, stage, 'train', B, `${seed}:${i}`), tok, encoder, world);
+      const batch = samplesToParts(drawSamples(world, stage, 'train', B, `${seed}:${i}`, captionDropout), tok, encoder, world);
       const l = mllm.loss(batch);
       l.loss.backward();
       const m: Metrics = { loss: l.loss.item(), ce: l.ce };
