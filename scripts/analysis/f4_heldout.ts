@@ -3,8 +3,9 @@
 // held-out concept), and retrieval: is the predicted f4 nearer (cosine around the training mean)
 // to the prompted concept's mean f4 than to the other held-out concepts'? A yardstick for
 // "recognisably the prompted kind" that needs no decoder. And the kind itself: the emoji
-// subcategory (face-smiling, animal-mammal, flag, ...) whose training-image centroid is nearest to
-// the prediction, against the same classifier applied to the concept's real images.
+// category (People & Body, Flags, ...) and subcategory (face-smiling, animal-mammal, ...) of
+// the prediction, by the votes of its 15 nearest training images, against the same classifier
+// applied to the concept's real images.
 // Reads every image's f0 from a decoder run's feature cache (runs/cache).
 //   node --import tsx scripts/analysis/f4_heldout.ts [bundle] [split] [guidance] [runs]
 import { loadEmojiWorld } from '../../src/data/emoji/world.js';
@@ -45,38 +46,44 @@ const proto = concepts.map((c) => {
   for (const id of ids) f4.get(id)!.forEach((v, i) => (m[i] += v / ids.length));
   return centred(m);
 });
-const kinds = new Map<string, Float32Array>(), counts = new Map<string, number>();
-for (const im of world.imagesIn('train')) {
-  const k = world.concepts[im.concept].subcategory;
-  const m = kinds.get(k) ?? kinds.set(k, new Float32Array(C)).get(k)!;
-  f4.get(im.id)!.forEach((v, i) => (m[i] += v));
-  counts.set(k, (counts.get(k) ?? 0) + 1);
-}
-const kindNames = [...kinds.keys()];
-const kindProto = kindNames.map((k) => centred(kinds.get(k)!.map((v) => v / counts.get(k)!)));
-const kindOf = (v: Float32Array) => {
-  let best = 0;
-  kindProto.forEach((q, j) => { if (cos(v, q) > cos(v, kindProto[best])) best = j; });
-  return kindNames[best];
+// k-nearest-neighbour classifiers of the kind of emoji (cosine around the mean, over training images' f4)
+type Level = 'category' | 'subcategory';
+const LEVELS: Level[] = ['category', 'subcategory'];
+const K = 15;
+const trainSet = world.imagesIn('train').map((im) => ({ v: centred(f4.get(im.id)!), concept: world.concepts[im.concept] }));
+const classifier = (level: Level) => (v: Float32Array) => {
+  const near = trainSet.map((t) => ({ s: cos(v, t.v), k: t.concept[level] })).sort((a, b) => b.s - a.s).slice(0, K);
+  const votes = new Map<string, number>();
+  for (const n of near) votes.set(n.k, (votes.get(n.k) ?? 0) + 1);
+  return [...votes.entries()].sort((a, b) => b[1] - a[1])[0][0];
 };
-let realKind = 0;
-for (const im of imgs) if (kindOf(centred(f4.get(im.id)!)) === world.concepts[im.concept].subcategory) realKind++;
+const kindOf = Object.fromEntries(LEVELS.map((l) => [l, classifier(l)])) as Record<Level, (v: Float32Array) => string>;
+/** Accuracy averaged over the categories present (People & Body dominates the held-out concepts). */
+const balanced = (hits: { category: string; ok: boolean }[]) => {
+  const by = new Map<string, number[]>();
+  for (const h of hits) (by.get(h.category) ?? by.set(h.category, []).get(h.category)!).push(h.ok ? 1 : 0);
+  const accs = [...by.values()].map((a) => a.reduce((x, y) => x + y, 0) / a.length);
+  return accs.reduce((x, y) => x + y, 0) / accs.length;
+};
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const real = LEVELS.map((l) => balanced(imgs.map((im) => ({ category: world.concepts[im.concept].category, ok: kindOf[l](centred(f4.get(im.id)!)) === world.concepts[im.concept][l] }))));
 let base = 0, nImg = 0;
 for (const im of imgs) { const v = f4.get(im.id)!; for (let i = 0; i < C; i++) base += (v[i] - mu[i]) ** 2; nImg++; }
-console.log(`${split}: ${concepts.length} concepts, ${nImg} images; guidance ${g}; ${kindNames.length} subcategories; real images' f4 in their own subcategory: ${(realKind / nImg * 100).toFixed(1)}%`);
+console.log(`${split}: ${concepts.length} concepts, ${nImg} images; guidance ${g}; real images' f4 classified into their own category ${pct(real[0])}, subcategory ${pct(real[1])} (balanced over categories)`);
 for (const [stage, mllm] of Object.entries(puma.mllms)) {
   if (!mllm || stage === 'understand' || stage === 'edit' || stage === 'cond') continue;
-  let err = 0, top1 = 0, top5 = 0, rankSum = 0, kind = 0;
+  let err = 0, top1 = 0, top5 = 0, rankSum = 0;
+  const hits: Record<Level, { category: string; ok: boolean }[]> = { category: [], subcategory: [] };
   concepts.forEach((c, ci) => {
     const p = T.tidy(() => mllm.generateImage(puma.tokenizer.encode(world.concepts[c].label), { upToScale: 4, guidance: Number(g) })[4]!.toArray());
     for (const id of byConcept.get(c)!) { const v = f4.get(id)!; for (let i = 0; i < C; i++) err += (p[i] - v[i]) ** 2; }
     const pc = centred(p), mine = cos(pc, proto[ci]);
     const rank = proto.filter((q, j) => j !== ci && cos(pc, q) > mine).length;
-    if (kindOf(pc) === world.concepts[c].subcategory) kind++;
+    for (const l of LEVELS) hits[l].push({ category: world.concepts[c].category, ok: kindOf[l](pc) === world.concepts[c][l] });
     if (rank === 0) top1++;
     if (rank < 5) top5++;
     rankSum += rank;
   });
   const n = concepts.length;
-  console.log(`${stage}: rel4 ${(err / base).toFixed(3)}  top1 ${(top1 / n * 100).toFixed(1)}%  top5 ${(top5 / n * 100).toFixed(1)}%  mean rank ${(rankSum / n).toFixed(1)} of ${n}  subcategory ${(kind / n * 100).toFixed(1)}%`);
+  console.log(`${stage}: rel4 ${(err / base).toFixed(3)}  top1 ${(top1 / n * 100).toFixed(1)}%  top5 ${(top5 / n * 100).toFixed(1)}%  mean rank ${(rankSum / n).toFixed(1)} of ${n}  category ${pct(balanced(hits.category))}  subcategory ${pct(balanced(hits.subcategory))}`);
 }

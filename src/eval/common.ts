@@ -77,14 +77,18 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
   ].join('\n');
 }
 
-/** The split's distinct concepts, one image each (the first), in a stable order. */
+/**
+ * n of the split's distinct concepts, one image each (its first), spread evenly over the split's
+ * stable order, so that every part of it (faces, hands, people, animals, ..., flags) is sampled
+ * rather than only its first concepts.
+ */
 export function conceptImages(world: { imagesIn(split: 'val' | 'test'): { id: number; concept: number }[] }, split: 'val' | 'test', n: number): { id: number; concept: number }[] {
-  const seen = new Set<number>(), out: { id: number; concept: number }[] = [];
+  const seen = new Set<number>(), all: { id: number; concept: number }[] = [];
   for (const img of world.imagesIn(split)) {
     if (seen.has(img.concept)) continue;
     seen.add(img.concept);
-    out.push(img);
-    if (out.length === n) break;
+    all.push(img);
   }
-  return out;
+  if (n >= all.length) return all;
+  return Array.from({ length: n }, (_, i) => all[Math.floor((i * all.length) / n)]);
 }
