@@ -57,6 +57,10 @@ const classifier = (level: Level) => (v: Float32Array) => {
   for (const n of near) votes.set(n.k, (votes.get(n.k) ?? 0) + 1);
   return [...votes.entries()].sort((a, b) => b[1] - a[1])[0][0];
 };
+// held-out names all of whose words occur in some training label or tag: what composing known words can reach
+const words = (t: string) => t.toLowerCase().match(/[a-z]+/g) ?? [];
+const trainWords = new Set(world.imagesIn('train').flatMap((im) => [world.concepts[im.concept].label, ...world.concepts[im.concept].tags].flatMap(words)));
+const knownWords = (c: number) => words(world.concepts[c].label).every((w) => trainWords.has(w));
 const kindOf = Object.fromEntries(LEVELS.map((l) => [l, classifier(l)])) as Record<Level, (v: Float32Array) => string>;
 /** Accuracy averaged over the categories present (People & Body dominates the held-out concepts). */
 const balanced = (hits: { category: string; ok: boolean }[]) => {
@@ -73,6 +77,7 @@ console.log(`${split}: ${concepts.length} concepts, ${nImg} images; guidance ${g
 for (const [stage, mllm] of Object.entries(puma.mllms)) {
   if (!mllm || stage === 'understand' || stage === 'edit' || stage === 'cond') continue;
   let err = 0, top1 = 0, top5 = 0, rankSum = 0;
+  const ranks: { known: boolean; rank: number }[] = [];
   const hits: Record<Level, { category: string; ok: boolean }[]> = { category: [], subcategory: [] };
   concepts.forEach((c, ci) => {
     const p = T.tidy(() => mllm.generateImage(puma.tokenizer.encode(world.concepts[c].label), { upToScale: 4, guidance: Number(g) })[4]!.toArray());
@@ -83,7 +88,12 @@ for (const [stage, mllm] of Object.entries(puma.mllms)) {
     if (rank === 0) top1++;
     if (rank < 5) top5++;
     rankSum += rank;
+    ranks.push({ known: knownWords(c), rank });
   });
   const n = concepts.length;
   console.log(`${stage}: rel4 ${(err / base).toFixed(3)}  top1 ${(top1 / n * 100).toFixed(1)}%  top5 ${(top5 / n * 100).toFixed(1)}%  mean rank ${(rankSum / n).toFixed(1)} of ${n}  category ${pct(balanced(hits.category))}  subcategory ${pct(balanced(hits.subcategory))}`);
+  for (const known of [true, false]) {
+    const r = ranks.filter((x) => x.known === known);
+    console.log(`  names ${known ? 'made only of' : 'with a word outside'} training labels/tags (${r.length}): top5 ${pct(r.filter((x) => x.rank < 5).length / r.length)}  mean rank ${(r.reduce((a, x) => a + x.rank, 0) / r.length).toFixed(1)}`);
+  }
 }

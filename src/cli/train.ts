@@ -75,9 +75,13 @@ export function registerTrainCommands(program: Command): void {
       if (!(n >= 0 && n < 1)) throw new Error(`--caption-dropout must be a number in [0, 1), got '${v}'`);
       return n;
     })
-    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number; captionDropout?: number }) =>
+    .option('--init <stage>', `instruct only: the stage a new run starts from: pretrain (the paper) or ${MLLM_TASKS.join(' | ')}`, (v) => {
+      if (v !== 'pretrain' && !(MLLM_TASKS as readonly string[]).includes(v)) throw new Error(`--init must be pretrain or one of ${MLLM_TASKS.join(', ')}, got '${v}'`);
+      return v;
+    })
+    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number; captionDropout?: number; init?: 'pretrain' | MllmTask }) =>
       report(`mllm ${f.stage}${f.task ? ` ${f.task}` : ''}`, await trainMllm({
-        ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr, captionDropout: f.captionDropout,
+        ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr, captionDropout: f.captionDropout, init: f.init,
       })));
   train.command('from-bundle').description('start a runs folder from a model bundle\'s weights, to train on from a shipped model')
     .argument('[bundle]', 'model bundle', 'models/puma-emoji')

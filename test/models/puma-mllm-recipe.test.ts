@@ -126,6 +126,17 @@ test('puma train mllm: clear errors, then pretraining and instruction tuning run
   const mllm = loadTrainedMllm(dir);
   assert.equal(mllm.config.featureDim, 128);
   assert.equal(mllm.config.tokens.imgStart, tok.special.imgStart);
+  // --init: an instruction stage can start from another tuned stage instead of pretraining
+  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', init: 't2i', steps: 1 }), /--stage instruct --task t2i/);
+  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', init: 'edit', steps: 1 }), /cannot start from itself/);
+  await assert.rejects(trainMllm({ data, runs, stage: 'pretrain', init: 't2i', steps: 1 }), /--init is for --stage instruct/);
+  await trainMllm({ data, runs, stage: 'instruct', task: 'edit', init: 'understand', steps: 0, batch: 2, progress: false });
+  assert.equal(JSON.parse(readFileSync(join(mllmRunDir(runs, 'edit'), 'config.json'), 'utf8')).recipe.init, 'understand');
+  const edit = loadTrainedMllm(mllmRunDir(runs, 'edit'));
+  const pretrained = loadTrainedMllm(mllmRunDir(runs, 'pretrain'));
+  const w = (m: typeof mllm) => Array.from(m.llm.model.embed_tokens.weight.toArray());
+  assert.notDeepEqual(w(mllm), w(pretrained), 'understanding moved away from pretraining');
+  assert.deepEqual(w(edit), w(mllm), 'edit starts from the understanding weights');
   const encoder = new MultiGranularEncoder(clip.freeze().eval().vision_model);
   const t2iBatch = [samplesToParts(drawSamples(world, 't2i', 'val', 2, 'e'), tok, encoder, world)];
   const base = constantBaseline(t2iBatch);

@@ -40,6 +40,11 @@ export interface MllmRecipeOptions extends RecipeOptions {
    * not the paper's; CAPTION_DROPOUT by default, 0 turns it off.
    */
   captionDropout?: number;
+  /**
+   * instruct only: the stage whose weights a new run starts from; 'pretrain' (the paper) by
+   * default. Starting edit or cond from 't2i' reuses a fine-scale regression already learned.
+   */
+  init?: 'pretrain' | MllmTask;
 }
 
 /** t2i's default caption dropout, the share diffusion models usually train their unconditional branch with. */
@@ -246,9 +251,12 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   T.manualSeed(seed);
   const config = smallMllmConfig(tok.vocabSize, tok.special, encoder.featureDim);
   const mllm = new PumaMLLM(config);
+  const init = o.init ?? 'pretrain';
+  if (o.stage === 'pretrain' && o.init) throw new Error('--init is for --stage instruct only');
+  if (o.stage === 'instruct' && init === stage) throw new Error(`--init ${init}: a stage cannot start from itself`);
   if (o.stage === 'instruct') {
-    const from = mllmRunDir(o.runs, 'pretrain');
-    if (!latestCheckpoint(from)) throw new Error(`no pretrained MLLM in ${from}: run \`puma train mllm --stage pretrain\` first`);
+    const from = mllmRunDir(o.runs, init);
+    if (!latestCheckpoint(from)) throw new Error(`no ${init} MLLM in ${from}: run \`puma train mllm ${init === 'pretrain' ? '--stage pretrain' : `--stage instruct --task ${init}`}\` first`);
     loadRunWeights(from, { mllm });
   } else {
     mllm.setFeatureMean(featureMean(encoder, world));
@@ -261,7 +269,7 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   if (!(captionDropout >= 0 && captionDropout < 1)) throw new Error(`--caption-dropout must be in [0, 1), got ${o.captionDropout}`);
   mkdirSync(dir, { recursive: true });
   writeConfigJson(join(dir, 'config.json'), mllmConfigJson(config), {
-    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' ? { captionDropout } : {}) },
+    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' ? { captionDropout } : {}), ...(o.stage === 'instruct' ? { init } : {}) },
   });
   const adapters = [...mllm.projector.parameters(), ...mllm.regression_head.parameters()];
   const opt = new AdamW([
