@@ -90,7 +90,7 @@ export function registerTrainCommands(program: Command): void {
       for (const line of importBundle(bundle, f.runs)) process.stdout.write(`${line}\n`);
       process.stdout.write(`resume any stage with its command, e.g. 'puma train decoder --scale 4 --runs ${f.runs} --steps 5000' (steps count from 0, AdamW starts fresh)\n`);
     });
-  common(train.command('all').description('the whole recipe in order: clip, vae, decoders f0..f4, mllm pretrain, mllm instruct per task'))
+  common(train.command('all').description('the whole recipe in order: clip, vae, decoders f0..f4, mllm pretrain, mllm instruct per task (edit and cond from t2i)'))
     .action(async (f: TrainFlags) => {
       // --steps/--batch would mean different things per stage: each stage uses its own defaults.
       const o = { data: f.data, runs: f.runs, seed: f.seed };
@@ -99,7 +99,11 @@ export function registerTrainCommands(program: Command): void {
       report('vae', await trainVae(o));
       for (const k of [0, 4, 1, 2, 3]) report(`decoder f${k}`, await trainDecoder({ ...o, scale: k }));
       report('mllm pretrain', await trainMllm({ ...o, stage: 'pretrain' }));
-      for (const task of MLLM_TASKS) report(`mllm instruct ${task}`, await trainMllm({ ...o, stage: 'instruct', task }));
+      // edit and cond start from the t2i stage, whose fine-scale regression they reuse (docs/PUMA.md)
+      for (const task of MLLM_TASKS) {
+        const init = task === 'edit' || task === 'cond' ? 't2i' : 'pretrain';
+        report(`mllm instruct ${task}`, await trainMllm({ ...o, stage: 'instruct', task, init }));
+      }
       process.stdout.write(`all stages done in ${((performance.now() - t0) / 60000).toFixed(1)} min (this invocation)\n`);
     });
 }
