@@ -9,7 +9,6 @@
 // Reads every image's f0 from a decoder run's feature cache (runs/cache).
 //   node --import tsx scripts/analysis/f4_heldout.ts [bundle] [split] [guidance] [runs]
 import { loadEmojiWorld } from '../../src/data/emoji/world.js';
-import { featureMean } from '../../src/train/recipes/mllm.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
 import * as T from '../../src/tensor/index.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
@@ -19,7 +18,6 @@ const [dir = 'models/puma-emoji', split = 'test', g = '1', runs = 'runs'] = proc
 const world = loadEmojiWorld();
 const puma = loadPuma(dir);
 const C = puma.encoder.featureDim;
-const mu = featureMean(puma.encoder, world, 1024);
 const imgs = world.imagesIn(split as 'val' | 'test');
 const byConcept = new Map<number, number[]>();
 for (const im of imgs) (byConcept.get(im.concept) ?? byConcept.set(im.concept, []).get(im.concept)!).push(im.id);
@@ -35,6 +33,10 @@ const f4 = new Map<number, Float32Array>();
     f4.set(id, v);
   }
 }
+// the training mean: the constant guess of rel4, and the origin of every cosine
+const mu = new Float32Array(C);
+const trainImgs = world.imagesIn('train');
+for (const im of trainImgs) f4.get(im.id)!.forEach((v, i) => (mu[i] += v / trainImgs.length));
 const centred = (v: ArrayLike<number>) => Float32Array.from({ length: C }, (_, i) => v[i] - mu[i]);
 const cos = (a: Float32Array, b: Float32Array) => {
   let ab = 0, aa = 0, bb = 0;
@@ -50,7 +52,7 @@ const proto = concepts.map((c) => {
 type Level = 'category' | 'subcategory';
 const LEVELS: Level[] = ['category', 'subcategory'];
 const K = 15;
-const trainSet = world.imagesIn('train').map((im) => ({ v: centred(f4.get(im.id)!), concept: world.concepts[im.concept] }));
+const trainSet = trainImgs.map((im) => ({ v: centred(f4.get(im.id)!), concept: world.concepts[im.concept] }));
 const classifier = (level: Level) => (v: Float32Array) => {
   const near = trainSet.map((t) => ({ s: cos(v, t.v), k: t.concept[level] })).sort((a, b) => b.s - a.s).slice(0, K);
   const votes = new Map<string, number>();
@@ -59,7 +61,7 @@ const classifier = (level: Level) => (v: Float32Array) => {
 };
 // held-out names all of whose words occur in some training label or tag: what composing known words can reach
 const words = (t: string) => t.toLowerCase().match(/[a-z]+/g) ?? [];
-const trainWords = new Set(world.imagesIn('train').flatMap((im) => [world.concepts[im.concept].label, ...world.concepts[im.concept].tags].flatMap(words)));
+const trainWords = new Set(trainImgs.flatMap((im) => [world.concepts[im.concept].label, ...world.concepts[im.concept].tags].flatMap(words)));
 const knownWords = (c: number) => words(world.concepts[c].label).every((w) => trainWords.has(w));
 const kindOf = Object.fromEntries(LEVELS.map((l) => [l, classifier(l)])) as Record<Level, (v: Float32Array) => string>;
 /** Accuracy averaged over the categories present (People & Body dominates the held-out concepts). */
@@ -75,8 +77,8 @@ let base = 0, nImg = 0;
 for (const im of imgs) { const v = f4.get(im.id)!; for (let i = 0; i < C; i++) base += (v[i] - mu[i]) ** 2; nImg++; }
 console.log(`${split}: ${concepts.length} concepts, ${nImg} images; guidance ${g}; real images' f4 classified into their own category ${pct(real[0])}, subcategory ${pct(real[1])} (balanced over categories)`);
 for (const [stage, mllm] of Object.entries(puma.mllms)) {
-  if (!mllm || stage === 'understand' || stage === 'edit' || stage === 'cond') continue;
-  let err = 0, top1 = 0, top5 = 0, rankSum = 0;
+  if (!mllm || (stage !== 'pretrain' && stage !== 't2i')) continue;
+  let err = 0;
   const ranks: { known: boolean; rank: number }[] = [];
   const hits: Record<Level, { category: string; ok: boolean }[]> = { category: [], subcategory: [] };
   concepts.forEach((c, ci) => {
@@ -85,15 +87,13 @@ for (const [stage, mllm] of Object.entries(puma.mllms)) {
     const pc = centred(p), mine = cos(pc, proto[ci]);
     const rank = proto.filter((q, j) => j !== ci && cos(pc, q) > mine).length;
     for (const l of LEVELS) hits[l].push({ category: world.concepts[c].category, ok: kindOf[l](pc) === world.concepts[c][l] });
-    if (rank === 0) top1++;
-    if (rank < 5) top5++;
-    rankSum += rank;
     ranks.push({ known: knownWords(c), rank });
   });
-  const n = concepts.length;
-  console.log(`${stage}: rel4 ${(err / base).toFixed(3)}  top1 ${(top1 / n * 100).toFixed(1)}%  top5 ${(top5 / n * 100).toFixed(1)}%  mean rank ${(rankSum / n).toFixed(1)} of ${n}  category ${pct(balanced(hits.category))}  subcategory ${pct(balanced(hits.subcategory))}`);
+  const top = (r: typeof ranks, k: number) => pct(r.filter((x) => x.rank < k).length / r.length);
+  const meanRank = (r: typeof ranks) => (r.reduce((a, x) => a + x.rank, 0) / r.length).toFixed(1);
+  console.log(`${stage}: rel4 ${(err / base).toFixed(3)}  top1 ${top(ranks, 1)}  top5 ${top(ranks, 5)}  mean rank ${meanRank(ranks)} of ${ranks.length}  category ${pct(balanced(hits.category))}  subcategory ${pct(balanced(hits.subcategory))}`);
   for (const known of [true, false]) {
     const r = ranks.filter((x) => x.known === known);
-    console.log(`  names ${known ? 'made only of' : 'with a word outside'} training labels/tags (${r.length}): top5 ${pct(r.filter((x) => x.rank < 5).length / r.length)}  mean rank ${(r.reduce((a, x) => a + x.rank, 0) / r.length).toFixed(1)}`);
+    console.log(`  names ${known ? 'made only of' : 'with a word outside'} training labels/tags (${r.length}): top5 ${top(r, 5)}  mean rank ${meanRank(r)}`);
   }
 }

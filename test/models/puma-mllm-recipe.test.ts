@@ -51,7 +51,6 @@ test('instruction data: the layouts of each task family', () => {
   }
 });
 
-
 test('t2i caption dropout: some samples lose their caption, the others are those drawn without dropout', () => {
   const plain = drawSamples(world, 't2i', 'train', 200, 'd');
   const dropped = drawSamples(world, 't2i', 'train', 200, 'd', 0.3);
@@ -66,6 +65,7 @@ test('t2i caption dropout: some samples lose their caption, the others are those
   const ids = tokenizeSample(bare[0], tok).filter((p) => p.kind === 'tokens').map((p) => (p as { ids: number[] }).ids);
   assert.deepEqual(ids, [[tok.special.bos], [tok.special.imgStart], [tok.special.imgEnd], [tok.special.eos]]);
 });
+
 test('features enter coarse to fine: the f4 slot is the mean of the 256 f0 slots', () => {
   const tok = runTokenizer(world, runs);
   T.manualSeed(1);
@@ -130,6 +130,8 @@ test('puma train mllm: clear errors, then pretraining and instruction tuning run
   await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', init: 't2i', steps: 1 }), /--stage instruct --task t2i/);
   await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', init: 'edit', steps: 1 }), /cannot start from itself/);
   await assert.rejects(trainMllm({ data, runs, stage: 'pretrain', init: 't2i', steps: 1 }), /--init is for --stage instruct/);
+  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', captionDropout: 0.1, steps: 1 }), /--caption-dropout is for --task t2i/);
+  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 't2i', captionDropout: 1, steps: 1 }), /--caption-dropout must be in \[0, 1\)/);
   await trainMllm({ data, runs, stage: 'instruct', task: 'edit', init: 'understand', steps: 0, batch: 2, progress: false });
   assert.equal(JSON.parse(readFileSync(join(mllmRunDir(runs, 'edit'), 'config.json'), 'utf8')).recipe.init, 'understand');
   const edit = loadTrainedMllm(mllmRunDir(runs, 'edit'));

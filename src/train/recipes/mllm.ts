@@ -149,8 +149,7 @@ export function drawSamples(world: EmojiWorld, stage: 'pretrain' | MllmTask, spl
   switch (stage) {
     case 'pretrain':
       return Array.from({ length: n }, () => captionPair(world, split, rng));
-    case 't2i':
-    {
+    case 't2i': {
       // its own generator, so the samples that keep their caption are those drawn without dropout
       const drop = new Rng(`mllm:t2i:${split}:${seed}:drop`);
       return Array.from({ length: n }, () => {
@@ -242,18 +241,21 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   if (o.stage === 'instruct' && !o.task) throw new Error(`--stage instruct needs --task (${MLLM_TASKS.join('|')})`);
   if (o.stage === 'pretrain' && o.task) throw new Error('--task is for --stage instruct only');
   if (o.task && !MLLM_TASKS.includes(o.task)) throw new Error(`unknown --task '${o.task}' (${MLLM_TASKS.join('|')})`);
+  const stage = o.stage === 'pretrain' ? 'pretrain' : o.task!;
+  const init = o.init ?? 'pretrain';
+  if (o.stage === 'pretrain' && o.init) throw new Error('--init is for --stage instruct only');
+  if (o.stage === 'instruct' && init === stage) throw new Error(`--init ${init}: a stage cannot start from itself`);
+  if (o.captionDropout !== undefined && stage !== 't2i') throw new Error('--caption-dropout is for --task t2i only');
+  const captionDropout = stage === 't2i' ? o.captionDropout ?? CAPTION_DROPOUT : 0;
+  if (!(captionDropout >= 0 && captionDropout < 1)) throw new Error(`--caption-dropout must be in [0, 1), got ${o.captionDropout}`);
   const world = loadEmojiWorld(o.data);
   const tok = runTokenizer(world, o.runs);
   const encoder = loadFrozenEncoder(tok, o.runs);
-  const stage = o.stage === 'pretrain' ? 'pretrain' : o.task!;
   const dir = mllmRunDir(o.runs, stage);
   const steps = o.steps ?? DEFAULT_STEPS[o.stage], B = o.batch ?? 8, seed = o.seed ?? 0;
   T.manualSeed(seed);
   const config = smallMllmConfig(tok.vocabSize, tok.special, encoder.featureDim);
   const mllm = new PumaMLLM(config);
-  const init = o.init ?? 'pretrain';
-  if (o.stage === 'pretrain' && o.init) throw new Error('--init is for --stage instruct only');
-  if (o.stage === 'instruct' && init === stage) throw new Error(`--init ${init}: a stage cannot start from itself`);
   if (o.stage === 'instruct') {
     const from = mllmRunDir(o.runs, init);
     if (!latestCheckpoint(from)) throw new Error(`no ${init} MLLM in ${from}: run \`puma train mllm ${init === 'pretrain' ? '--stage pretrain' : `--stage instruct --task ${init}`}\` first`);
@@ -264,9 +266,6 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   const lr = o.lr ? { adapters: 2 * o.lr, llm: o.lr } : MLLM_LR[o.stage];
   if (!(lr.llm > 0 && lr.llm < 1)) throw new Error(`--lr must be in (0, 1), got ${o.lr}`);
   mllm.scaleWeights = resolveScaleWeights(o.scaleWeights);
-  const captionDropout = stage === 't2i' ? o.captionDropout ?? CAPTION_DROPOUT : 0;
-  if (o.captionDropout !== undefined && stage !== 't2i') throw new Error('--caption-dropout is for --task t2i only');
-  if (!(captionDropout >= 0 && captionDropout < 1)) throw new Error(`--caption-dropout must be in [0, 1), got ${o.captionDropout}`);
   mkdirSync(dir, { recursive: true });
   writeConfigJson(join(dir, 'config.json'), mllmConfigJson(config), {
     recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' ? { captionDropout } : {}), ...(o.stage === 'instruct' ? { init } : {}) },
