@@ -79,9 +79,14 @@ export function registerTrainCommands(program: Command): void {
       if (v !== 'pretrain' && !(MLLM_TASKS as readonly string[]).includes(v)) throw new Error(`--init must be pretrain or one of ${MLLM_TASKS.join(', ')}, got '${v}'`);
       return v;
     })
-    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number; captionDropout?: number; init?: 'pretrain' | MllmTask }) =>
+    .option('--self-feed <p>', 'edit/cond only: share of target slots read as the model\'s own prediction while training, so free-running generation meets inputs it was trained on (our addition; default 0)', (v) => {
+      const n = Number(v);
+      if (!(n >= 0 && n <= 1)) throw new Error(`--self-feed must be a number in [0, 1], got '${v}'`);
+      return n;
+    })
+    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number; captionDropout?: number; init?: 'pretrain' | MllmTask; selfFeed?: number }) =>
       report(`mllm ${f.stage}${f.task ? ` ${f.task}` : ''}`, await trainMllm({
-        ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr, captionDropout: f.captionDropout, init: f.init,
+        ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr, captionDropout: f.captionDropout, init: f.init, selfFeed: f.selfFeed,
       })));
   train.command('from-bundle').description('start a runs folder from a model bundle\'s weights, to train on from a shipped model')
     .argument('[bundle]', 'model bundle', 'models/puma-emoji')

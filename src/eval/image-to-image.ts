@@ -40,7 +40,7 @@ export interface ImageToImageRow {
 }
 export interface ImageToImageResult { task: string; stage: MllmStage; note?: string; rows: ImageToImageRow[] }
 
-function caseOf(world: EmojiWorld, s: Sample): Case {
+export function caseOf(world: EmojiWorld, s: Sample): Case {
   const imgs = s.segments.filter((g) => g.kind === 'image');
   const text = s.segments.filter((g) => g.kind === 'text').map((g) => g.text).join('').trim();
   const [inRef, outRef] = imgs.map((g) => (g.kind === 'image' ? g.ref : null));

@@ -13,7 +13,9 @@ import { AdamW } from '../../src/nn/optim.js';
 import * as T from '../../src/tensor/index.js';
 import { buildMiniClip } from '../../src/train/recipes/clip.js';
 import { runTokenizer } from '../../src/train/recipes/common.js';
-import { constantBaseline, drawSamples, evaluateMllm, loadTrainedMllm, mllmRunDir, samplesToParts, trainMllm } from '../../src/train/recipes/mllm.js';
+import { constantBaseline, drawSamples, evaluateMllm, feedOwnPredictions, freeRunningError, loadTrainedMllm, mllmRunDir, samplesToParts, trainMllm } from '../../src/train/recipes/mllm.js';
+import { Rng } from '../../src/data/rng.js';
+import { splitCoarseToFine } from '../../src/models/puma/encoder.js';
 import { runTraining } from '../../src/train/run.js';
 import { buildSubset } from '../data/subset.js';
 
@@ -156,4 +158,45 @@ test('puma train mllm: clear errors, then pretraining and instruction tuning run
   const evQa = evaluateMllm(mllm, [samplesToParts(drawSamples(world, 'understand', 'val', 2, 'e'), tok, encoder, world)]);
   assert.deepEqual(Object.keys(evQa), ['tokenAcc']);
   assert.ok(evQa.tokenAcc >= 0 && evQa.tokenAcc <= 1);
+  // --self-feed (edit and cond): targets read partly as the model's own predictions
+  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 't2i', selfFeed: 0.5, steps: 1 }), /--self-feed is for --task edit\|cond/);
+  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', selfFeed: 1.5, steps: 1 }), /--self-feed must be in \[0, 1\]/);
+  const editBatch = samplesToParts(drawSamples(world, 'edit', 'val', 2, 'e'), tok, encoder, world);
+  const targetOf = (parts: typeof editBatch[0]) => parts.find((p) => p.kind === 'image' && p.role === 'target') as { features: T.Tensor; fed?: T.Tensor };
+  const own = T.noGrad(() => edit.featurePredictions(edit.forwardTeacher(editBatch))!.pred);
+  const none = feedOwnPredictions(edit, editBatch, 0, new Rng('f'));
+  const all = feedOwnPredictions(edit, editBatch, 1, new Rng('f'));
+  const half = feedOwnPredictions(edit, editBatch, 0.5, new Rng('f'));
+  editBatch.forEach((parts, i) => {
+    const f = targetOf(parts).features.toArray(), p = own.narrow(0, i, 1).contiguous().toArray();
+    assert.equal(targetOf(none[i]).fed, undefined, 'p = 0: plain teacher forcing');
+    assert.deepEqual(Array.from(targetOf(all[i]).features.toArray()), Array.from(f), 'the targets stay');
+    targetOf(all[i]).fed!.toArray().forEach((v, j) => assert.ok(Math.abs(v - p[j]) < 1e-6, `p = 1: every slot its own prediction (${j})`));
+    const h = targetOf(half[i]).fed!.toArray();
+    let fromOwn = 0;
+    for (let s = 0; s < IMAGE_SLOTS; s++) {
+      const row = (a: Float32Array) => Array.from(a.subarray(s * 128, (s + 1) * 128));
+      const isOwn = row(h).every((v, j) => Math.abs(v - row(p)[j]) < 1e-6), isTrue = row(h).every((v, j) => Math.abs(v - row(f)[j]) < 1e-6);
+      assert.ok(isOwn || isTrue, `slot ${s} is one or the other`);
+      if (isOwn && !isTrue) fromOwn++;
+    }
+    assert.ok(fromOwn > 120 && fromOwn < 220, `${fromOwn} of 341 slots own at p = 0.5`);
+  });
+  // free-running error: generation from the prompt before the target, against its true features
+  const editBase = constantBaseline([editBatch]);
+  const free = freeRunningError(edit, editBatch, editBase);
+  const want = [0, 0, 0, 0, 0];
+  for (const parts of editBatch) {
+    const at = parts.findIndex((p) => p.kind === 'image' && p.role === 'target');
+    const last = parts[at - 1] as { kind: 'tokens'; ids: number[]; loss: boolean };
+    const got = edit.generateImage([...parts.slice(0, at - 1), { ...last, ids: last.ids.slice(0, -1) }]);
+    const truth = splitCoarseToFine(targetOf(parts).features.unsqueeze(0));
+    for (let k = 0; k < 5; k++) want[k] += got[k]!.sub(truth[k]).square().mean().item() / editBatch.length / editBase[k];
+  }
+  free.forEach((v, k) => assert.ok(Math.abs(v - want[k]) < 1e-5 * Math.max(1, want[k]), `free f${k}: ${v} vs ${want[k]}`));
+  assert.throws(() => freeRunningError(edit, t2iBatch[0].map((p) => p.filter((x) => x.kind === 'image'))), /target image right after \[IMG\]/);
+  const sf = await trainMllm({ data, runs, stage: 'instruct', task: 'edit', selfFeed: 0.5, steps: 1, batch: 2, progress: false });
+  assert.equal(sf.step, 1);
+  assert.ok(Number.isFinite(sf.last.loss));
+  assert.equal(JSON.parse(readFileSync(join(mllmRunDir(runs, 'edit'), 'config.json'), 'utf8')).recipe.selfFeed, 0.5);
 });

@@ -145,6 +145,20 @@ test('teacher-forced regression equals token-by-token generation with the KV cac
   rowsClose(free[4]!.toArray(), teacher[4].contiguous().toArray(), 2e-5, 'free f4');
 });
 
+test('fed features are read in place of the features; the targets stay the features', () => {
+  const m = tinyModel(6);
+  const f = features(31), g = features(32);
+  const withFed: MllmPart[] = t2i([5, 6, 7], f).map((p) => (p.kind === 'image' ? { ...p, fed: g } : p));
+  const out = T.noGrad(() => m.featurePredictions(m.forwardTeacher([withFed]))!);
+  rowsClose(out.target.toArray(), f.unsqueeze(0).contiguous().toArray(), 0, 'target');
+  // the same as generation fed g slot after slot
+  const fedGen = m.generateImage([5, 6, 7], { upToScale: 0, feed: splitCoarseToFine(g.unsqueeze(0)) });
+  const pred = splitCoarseToFine(out.pred);
+  for (let k = 0; k < 5; k++) rowsClose(fedGen[k]!.toArray(), pred[k].contiguous().toArray(), 2e-5, `f${k}`);
+  const bad: MllmPart[] = t2i([5], f).map((p) => (p.kind === 'image' ? { ...p, fed: g.narrow(0, 0, 5) } : p));
+  assert.throws(() => layoutSequence(bad), /fed features must be shaped/);
+});
+
 test('generateImage stops after the requested scale', () => {
   const m = tinyModel(5);
   const all = m.generateImage([5, 6]);

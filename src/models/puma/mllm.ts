@@ -31,11 +31,13 @@ export const EMOJI_SCALE_WEIGHTS: readonly number[] = [1, 1, 2, 4, 8];
  * A piece of an MLLM sequence: token ids (learned where `loss`), or the 341 feature slots of one
  * image, features [341, C] coarse to fine (f4..f0, see coarseToFine). Target images are
  * regressed; input images are only read. The `[IMG]` / `[/IMG]` tokens around an image are
- * ordinary token parts, as tokenizeSample writes them.
+ * ordinary token parts, as tokenizeSample writes them. `fed` ([341, C]), when given, is read in
+ * place of `features` while `features` stay the regression targets (training on the model's own
+ * predictions, see feedOwnPredictions).
  */
 export type MllmPart =
   | { kind: 'tokens'; ids: readonly number[]; loss: boolean }
-  | { kind: 'image'; features: Tensor; role: 'input' | 'target' };
+  | { kind: 'image'; features: Tensor; role: 'input' | 'target'; fed?: Tensor };
 
 /** Where everything sits in one sequence. */
 export interface SequenceLayout {
@@ -45,7 +47,7 @@ export interface SequenceLayout {
   /** Positions whose token carries loss (each predicted from the position before it). */
   lossPositions: number[];
   /** Images by their first feature slot; a target's slot i is predicted from position start - 1 + i. */
-  images: { start: number; role: 'input' | 'target'; features: Tensor }[];
+  images: { start: number; role: 'input' | 'target'; features: Tensor; fed?: Tensor }[];
 }
 
 /**
@@ -72,7 +74,10 @@ export function layoutSequence(parts: readonly MllmPart[]): SequenceLayout {
         throw new RangeError(`image features must be [${IMAGE_SLOTS}, C], got [${p.features.shape.join(', ')}]`);
       }
       if (p.role === 'target' && at === 0) throw new Error('a target image needs a position before it ([IMG]) to be predicted from');
-      images.push({ start: at, role: p.role, features: p.features });
+      if (p.fed && (p.fed.ndim !== p.features.ndim || !p.fed.shape.every((d, i) => d === p.features.shape[i]))) {
+        throw new RangeError(`fed features must be shaped as the features, [${p.features.shape.join(', ')}], got [${p.fed.shape.join(', ')}]`);
+      }
+      images.push({ start: at, role: p.role, features: p.features, fed: p.fed });
       at += IMAGE_SLOTS;
     }
   }
@@ -191,7 +196,7 @@ export class PumaMLLM extends Module {
     const tok = this.llm.embed(fromArray(ids, [b, t], 'int32'));
     const all = layouts.flatMap((l) => l.images);
     // one projector call for every image of the batch: [N, 341, C] -> [N, 341, H]
-    const proj = all.length ? this.projector.forward(cat(all.map((im) => im.features.unsqueeze(0)), 0)) : null;
+    const proj = all.length ? this.projector.forward(cat(all.map((im) => (im.fed ?? im.features).unsqueeze(0)), 0)) : null;
     let n = 0;
     const rows = layouts.map((l, i) => {
       if (l.images.length === 0) return tok.narrow(0, i, 1);
