@@ -9,7 +9,7 @@ import { loadPuma } from '../../src/pipelines/bundle.js';
 import { mllmFor } from '../../src/pipelines/model.js';
 import { encodeScales } from '../../src/pipelines/reconstruct.js';
 import { coarseToFine } from '../../src/models/puma/encoder.js';
-import { IMAGE_SLOTS } from '../../src/models/puma/mllm.js';
+import { IMAGE_SLOTS, SCALE_OFFSETS } from '../../src/models/puma/mllm.js';
 import { promptParts } from '../../src/models/puma/mllm-prompt.js';
 import { imageToImageCases, caseOf } from '../../src/eval/image-to-image.js';
 import { decodeMany, mean } from '../../src/eval/common.js';
@@ -22,11 +22,27 @@ const world = loadEmojiWorld();
 const puma = loadPuma(dir);
 const { mllm, stage } = mllmFor(puma, task === 'edit' ? 'edit' : 'cond');
 const cases = imageToImageCases(world, task as 'edit', n, 0).map((s) => caseOf(world, s));
-const ways = ['free', 'fed', 'copy'] as const;
+// fed-N: the true target fed for the coarse scales (f4..f_N+1), free-running from f_N on
+// parent-0: f0's slots read their parent f1 token (upsampled) instead of their own regression;
+// parent-10: f1's slots too (their parent f2 token)
+// anchored: each scale moved so that its 2x2 means equal the (anchored) coarser scale, f3 down to f0
+const ways = ['free', 'fed', 'fed-1', 'fed-0', 'parent-0', 'parent-10', 'anchored', 'copy'] as const;
+/** [1, 4n, C] on 2s x 2s -> [1, n, C]: 2x2 means. */
+const pool = (f: T.Tensor) => {
+  const n = f.shape[1] / 4, c = f.shape[2], s = Math.round(Math.sqrt(n)), src = f.contiguous().toArray(), out = new Float32Array(n * c);
+  for (let r = 0; r < 2 * s; r++) for (let q = 0; q < 2 * s; q++) for (let j = 0; j < c; j++) out[((r >> 1) * s + (q >> 1)) * c + j] += src[(r * 2 * s + q) * c + j] / 4;
+  return T.fromArray(out, [1, n, c]);
+};
+/** [1, n, C] on an s x s grid -> [1, 4n, C] on 2s x 2s, each token repeated over its 2x2 children. */
+const up = (f: T.Tensor) => {
+  const n = f.shape[1], c = f.shape[2], s = Math.round(Math.sqrt(n)), src = f.contiguous().toArray(), out = new Float32Array(4 * n * c);
+  for (let r = 0; r < 2 * s; r++) for (let q = 0; q < 2 * s; q++) out.set(src.subarray(((r >> 1) * s + (q >> 1)) * c, ((r >> 1) * s + (q >> 1) + 1) * c), (r * 2 * s + q) * c);
+  return T.fromArray(out, [1, 4 * n, c]);
+};
 const sq = (a: T.Tensor, b: T.Tensor) => T.tidy(() => a.sub(b).square().mean().item());
 const err: Record<string, number[][]> = Object.fromEntries(ways.map((w) => [w, []]));
 const targets: T.Tensor[][] = [];
-const decodeIn: Record<string, T.Tensor[]> = { free: [], fed: [], copy: [], target: [] };
+const decodeIn: Record<string, T.Tensor[]> = Object.fromEntries([...ways, 'target'].map((w) => [w, []]));
 const t0 = Date.now();
 cases.forEach((c, i) => {
   T.tidy(() => {
@@ -38,7 +54,15 @@ cases.forEach((c, i) => {
     ], puma.tokenizer, [slots]);
     const free = mllm.generateImage(parts, { upToScale: 0 });
     const fed = mllm.generateImage(parts, { upToScale: 0, feed: tgt });
-    const got = { free, fed, copy: src };
+    const coarse = (k: number) => mllm.generateImage(parts, { upToScale: 0, feed: tgt, feedSlots: SCALE_OFFSETS[k] });
+    const g1 = mllm.generateImage(parts, { upToScale: 1 });
+    const p0 = mllm.generateImage(parts, { feed: [up(g1[1]!), ...g1.slice(1)] });
+    const f1p = mllm.generateImage(parts, { upToScale: 1, feed: [null, up(free[2]!), ...free.slice(2)] })[1]!;
+    const p10 = mllm.generateImage(parts, { feed: [up(f1p), f1p, ...free.slice(2)] });
+    p10[1] = f1p;
+    const anchored = [...free];
+    for (let k = 3; k >= 0; k--) anchored[k] = anchored[k]!.sub(up(pool(anchored[k]!))).add(up(anchored[k + 1]!));
+    const got = { anchored, free, fed, 'fed-1': coarse(1), 'fed-0': coarse(0), 'parent-0': p0, 'parent-10': p10, copy: src };
     for (const w of ways) err[w].push([0, 1, 2, 3, 4].map((k) => sq(got[w][k]!, tgt[k])));
     targets.push(tgt.map((t) => t.keep()));
     for (const w of ways) decodeIn[w].push(got[w][dk]!.keep());

@@ -84,9 +84,14 @@ export function registerTrainCommands(program: Command): void {
       if (!(n >= 0 && n <= 1)) throw new Error(`--self-feed must be a number in [0, 1], got '${v}'`);
       return n;
     })
-    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number; captionDropout?: number; init?: 'pretrain' | MllmTask; selfFeed?: number }) =>
+    .option('--self-feed-passes <n>', 'with --self-feed: prediction passes, each from the previous one\'s predictions, so errors compound as in generation (default 1)', (v) => {
+      const n = Number(v);
+      if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--self-feed-passes must be an integer >= 1, got '${v}'`);
+      return n;
+    })
+    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number; captionDropout?: number; init?: 'pretrain' | MllmTask; selfFeed?: number; selfFeedPasses?: number }) =>
       report(`mllm ${f.stage}${f.task ? ` ${f.task}` : ''}`, await trainMllm({
-        ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr, captionDropout: f.captionDropout, init: f.init, selfFeed: f.selfFeed,
+        ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr, captionDropout: f.captionDropout, init: f.init, selfFeed: f.selfFeed, selfFeedPasses: f.selfFeedPasses,
       })));
   train.command('from-bundle').description('start a runs folder from a model bundle\'s weights, to train on from a shipped model')
     .argument('[bundle]', 'model bundle', 'models/puma-emoji')

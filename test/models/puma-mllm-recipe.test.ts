@@ -182,6 +182,15 @@ test('puma train mllm: clear errors, then pretraining and instruction tuning run
     }
     assert.ok(fromOwn > 120 && fromOwn < 220, `${fromOwn} of 341 slots own at p = 0.5`);
   });
+  // two passes: the second predicts from the first pass's predictions
+  const twice = feedOwnPredictions(edit, editBatch, 1, new Rng('f'), 2);
+  const second = T.noGrad(() => edit.featurePredictions(edit.forwardTeacher(all))!.pred);
+  twice.forEach((parts, i) => {
+    const want = second.narrow(0, i, 1).contiguous().toArray();
+    targetOf(parts).fed!.toArray().forEach((v, j) => assert.ok(Math.abs(v - want[j]) < 1e-5, `2 passes (${j})`));
+  });
+  assert.throws(() => feedOwnPredictions(edit, editBatch, 1, new Rng('f'), 0), /passes must be an integer/);
+  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', selfFeedPasses: 2, steps: 1 }), /--self-feed-passes needs --self-feed/);
   // free-running error: generation from the prompt before the target, against its true features
   const editBase = constantBaseline([editBatch]);
   const free = freeRunningError(edit, editBatch, editBase);
@@ -198,5 +207,7 @@ test('puma train mllm: clear errors, then pretraining and instruction tuning run
   const sf = await trainMllm({ data, runs, stage: 'instruct', task: 'edit', selfFeed: 0.5, steps: 1, batch: 2, progress: false });
   assert.equal(sf.step, 1);
   assert.ok(Number.isFinite(sf.last.loss));
-  assert.equal(JSON.parse(readFileSync(join(mllmRunDir(runs, 'edit'), 'config.json'), 'utf8')).recipe.selfFeed, 0.5);
+  const recipe = JSON.parse(readFileSync(join(mllmRunDir(runs, 'edit'), 'config.json'), 'utf8')).recipe;
+  assert.equal(recipe.selfFeed, 0.5);
+  assert.equal(recipe.selfFeedPasses, 1);
 });

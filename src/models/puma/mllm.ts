@@ -136,6 +136,8 @@ export interface ImageGeneration {
   upToScale?: number;
   /** f0..f4 ([1, n, C]) fed back in place of the regressed features (teacher forcing). */
   feed?: readonly (Tensor | null)[];
+  /** Feed only the first n slots (coarse to fine: 1 = f4, 5 = f4 and f3, ...); the rest free-running. Default: all. */
+  feedSlots?: number;
   /**
    * Classifier-free guidance on the prompt (not in the paper, whose regression is used as is):
    * each slot is f_u + guidance (f_c - f_u), f_u regressed after `unconditional`. 1 (default)
@@ -315,6 +317,7 @@ export class PumaMLLM extends Module {
     const branches = g === 1 ? [withImgStart(prompt)] : [withImgStart(prompt), withImgStart(opts.unconditional ?? [])];
     const total = SCALE_OFFSETS[upTo] + SCALE_TOKENS[upTo];
     const feed = opts.feed ? keep(featureSlots(opts.feed)) : null;
+    const feedSlots = opts.feedSlots ?? IMAGE_SLOTS;
     const caches = branches.map(() => new KVCache(this.config.llm.numHiddenLayers));
     const slots: Tensor[] = [];
     // f = f_uncond + g (f_cond - f_uncond), both branches then read the same f
@@ -331,7 +334,7 @@ export class PumaMLLM extends Module {
           const f = keep(predict(hs));
           slots.push(f);
           if (i + 1 === total) break;
-          const next = hs.map((_, b) => keep(tidy(() => this.lastHidden(this.projector.forward(feed ? feed.narrow(1, i, 1) : f), caches[b]))));
+          const next = hs.map((_, b) => keep(tidy(() => this.lastHidden(this.projector.forward(feed && i < feedSlots ? feed.narrow(1, i, 1) : f), caches[b]))));
           for (const h of hs) h.dispose();
           hs = next;
         }

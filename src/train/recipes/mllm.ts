@@ -54,6 +54,8 @@ export interface MllmRecipeOptions extends RecipeOptions {
    * 0 (default) is plain teacher forcing.
    */
   selfFeed?: number;
+  /** Prediction passes behind --self-feed (1 by default; see feedOwnPredictions). */
+  selfFeedPasses?: number;
 }
 
 /** The stages whose output is determined by their input image: free-running error is measured on them. */
@@ -238,18 +240,32 @@ export function constantBaseline(batches: readonly (readonly MllmPart[])[][]): n
  * The batch with each target's feature slots read, with probability p each, as the model's own
  * teacher-forced prediction of that slot (computed without gradients); the targets stay the
  * true features. One pass of parallel scheduled sampling: the model learns to regress the right
- * next slot from inputs carrying its own kind of error.
+ * next slot from inputs carrying its own kind of error. With `passes` > 1 each further pass
+ * predicts again from all of the previous pass's predictions, so the errors compound as they
+ * do in generation (2 passes: two slots deep).
  */
-export function feedOwnPredictions(mllm: PumaMLLM, batch: readonly (readonly MllmPart[])[], p: number, rng: Rng): MllmPart[][] {
-  const pred = T.noGrad(() => mllm.featurePredictions(mllm.forwardTeacher(batch)));
-  if (!pred || p <= 0) return batch.map((parts) => [...parts]);
-  let n = 0;
-  return batch.map((parts) => parts.map((part): MllmPart => {
-    if (part.kind !== 'image' || part.role !== 'target') return part;
-    const own = pred.pred.narrow(0, n++, 1).reshape(part.features.shape);
-    const mask = T.fromArray(Float32Array.from({ length: IMAGE_SLOTS }, () => (rng.next() < p ? 1 : 0)), [IMAGE_SLOTS, 1]);
-    return { ...part, fed: part.features.add(own.sub(part.features).mul(mask)) };
-  }));
+export function feedOwnPredictions(mllm: PumaMLLM, batch: readonly (readonly MllmPart[])[], p: number, rng: Rng, passes = 1): MllmPart[][] {
+  if (!(Number.isInteger(passes) && passes >= 1)) throw new RangeError(`passes must be an integer >= 1, got ${passes}`);
+  /** The batch with each target's input replaced per slot (mask 1) by the predictions. */
+  const withFed = (pred: T.Tensor, share: number) => {
+    let n = 0;
+    return batch.map((parts) => parts.map((part): MllmPart => {
+      if (part.kind !== 'image' || part.role !== 'target') return part;
+      const own = pred.narrow(0, n++, 1).reshape(part.features.shape);
+      if (share >= 1) return { ...part, fed: own };
+      const mask = T.fromArray(Float32Array.from({ length: IMAGE_SLOTS }, () => (rng.next() < share ? 1 : 0)), [IMAGE_SLOTS, 1]);
+      return { ...part, fed: part.features.add(own.sub(part.features).mul(mask)) };
+    }));
+  };
+  if (p <= 0) return batch.map((parts) => [...parts]);
+  let current: readonly (readonly MllmPart[])[] = batch;
+  let pred: T.Tensor | null = null;
+  for (let i = 0; i < passes; i++) {
+    pred = T.noGrad(() => mllm.featurePredictions(mllm.forwardTeacher(current))?.pred ?? null);
+    if (!pred) return batch.map((parts) => [...parts]);
+    if (i + 1 < passes) current = withFed(pred, 1);
+  }
+  return withFed(pred!, p);
 }
 
 /**
@@ -305,6 +321,9 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   if (o.selfFeed !== undefined && !IMAGE_TO_IMAGE.includes(stage as MllmTask)) throw new Error(`--self-feed is for --task ${IMAGE_TO_IMAGE.join('|')} only`);
   const selfFeed = o.selfFeed ?? 0;
   if (!(selfFeed >= 0 && selfFeed <= 1)) throw new Error(`--self-feed must be in [0, 1], got ${o.selfFeed}`);
+  const selfFeedPasses = o.selfFeedPasses ?? 1;
+  if (o.selfFeedPasses !== undefined && !selfFeed) throw new Error('--self-feed-passes needs --self-feed');
+  if (!(Number.isInteger(selfFeedPasses) && selfFeedPasses >= 1)) throw new Error(`--self-feed-passes must be an integer >= 1, got ${o.selfFeedPasses}`);
   const world = loadEmojiWorld(o.data);
   const tok = runTokenizer(world, o.runs);
   const encoder = loadFrozenEncoder(tok, o.runs);
@@ -325,7 +344,7 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   mllm.scaleWeights = resolveScaleWeights(o.scaleWeights);
   mkdirSync(dir, { recursive: true });
   writeConfigJson(join(dir, 'config.json'), mllmConfigJson(config), {
-    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' ? { captionDropout } : {}), ...(o.stage === 'instruct' ? { init } : {}), ...(selfFeed ? { selfFeed } : {}) },
+    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' ? { captionDropout } : {}), ...(o.stage === 'instruct' ? { init } : {}), ...(selfFeed ? { selfFeed, selfFeedPasses } : {}) },
   });
   const adapters = [...mllm.projector.parameters(), ...mllm.regression_head.parameters()];
   const opt = new AdamW([
@@ -355,7 +374,7 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
     clipGrad: 5.0,
     step: (i) => {
       const teacher = samplesToParts(drawSamples(world, stage, 'train', B, `${seed}:${i}`, captionDropout), tok, encoder, world);
-      const batch = selfFeed ? feedOwnPredictions(mllm, teacher, selfFeed, new Rng(`mllm:self-feed:${seed}:${i}`)) : teacher;
+      const batch = selfFeed ? feedOwnPredictions(mllm, teacher, selfFeed, new Rng(`mllm:self-feed:${seed}:${i}`), selfFeedPasses) : teacher;
       const l = mllm.loss(batch);
       l.loss.backward();
       const m: Metrics = { loss: l.loss.item(), ce: l.ce };
