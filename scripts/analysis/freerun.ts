@@ -3,10 +3,12 @@
 // `puma edit` does), teacher-fed (each slot fed the true target's features, as in training), and
 // the input's own features copied (the "change nothing" answer). MSE per scale, relative to the
 // spread of the targets over the cases; then the f0 (or --scale) decode of each, PSNR to the target.
-//   node --import tsx scripts/analysis/freerun.ts [bundle] [task: edit|canny|inpaint|colorize] [n] [scale]
+//   node --import tsx scripts/analysis/freerun.ts [bundle] [task: edit|canny|inpaint|colorize] [n] [scale] [mllm run dir]
+// (the last: an MLLM run folder, e.g. runs/mllm-edit, in place of the bundle's)
 import { loadEmojiWorld } from '../../src/data/emoji/world.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
 import { mllmFor } from '../../src/pipelines/model.js';
+import { loadTrainedMllm } from '../../src/train/recipes/mllm.js';
 import { encodeScales } from '../../src/pipelines/reconstruct.js';
 import { coarseToFine } from '../../src/models/puma/encoder.js';
 import { IMAGE_SLOTS, SCALE_OFFSETS } from '../../src/models/puma/mllm.js';
@@ -16,11 +18,11 @@ import { decodeMany, mean } from '../../src/eval/common.js';
 import { psnr } from '../../src/eval/metrics.js';
 import * as T from '../../src/tensor/index.js';
 
-const [dir = 'models/puma-emoji', task = 'edit', nArg = '16', scaleArg = '0'] = process.argv.slice(2);
+const [dir = 'models/puma-emoji', task = 'edit', nArg = '16', scaleArg = '0', runDir] = process.argv.slice(2);
 const n = Number(nArg), dk = Number(scaleArg);
 const world = loadEmojiWorld();
 const puma = loadPuma(dir);
-const { mllm, stage } = mllmFor(puma, task === 'edit' ? 'edit' : 'cond');
+const { mllm, stage } = runDir ? { mllm: loadTrainedMllm(runDir), stage: runDir } : mllmFor(puma, task === 'edit' ? 'edit' : 'cond');
 const cases = imageToImageCases(world, task as 'edit', n, 0).map((s) => caseOf(world, s));
 // fed-N: the true target fed for the coarse scales (f4..f_N+1), free-running from f_N on
 // parent-0: f0's slots read their parent f1 token (upsampled) instead of their own regression;

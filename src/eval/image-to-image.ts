@@ -109,6 +109,8 @@ export function evalImageToImage(
     rows.push(row('5-scale Max', pick));
     pick.dispose();
   }
+  // the yardstick: the input image itself as the answer (no edit; the condition image as is)
+  rows.push(row('input as is', input));
   byScale.forEach((t) => t.dispose());
   feats.flat().forEach((t) => t?.dispose());
   for (const c of cases) { c.input.dispose(); c.target.dispose(); }
