@@ -1,18 +1,23 @@
 // The paper's qualitative figures, for the emoji world:
 //   Fig. 3  one image decoded from each of f4..f0 (reconstruction),
 //   Fig. 6  the diversity of f4 and f3 decodes of one image over seeds,
-//   Fig. 10 one prompt generated at the five scales.
+//   Fig. 10 one prompt generated at the five scales,
+//   and held-out editing and conditional-generation cases at the five scales beside their true
+//   output (the paper shows these tasks at f0; the rows show what each scale gives).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EmojiWorld } from '../data/emoji/world.js';
 import { imageBatch } from '../data/batches.js';
 import { chwToImage, type Image } from '../io/image.js';
 import { renderGrid, type GridRow } from '../io/grid.js';
+import { renderRef } from '../data/derive.js';
+import { imageToImage } from '../pipelines/edit.js';
 import { generate } from '../pipelines/generate.js';
 import type { PumaModel } from '../pipelines/model.js';
 import { reconstruct } from '../pipelines/reconstruct.js';
 import * as T from '../tensor/index.js';
 import { SCALES_COARSE_FIRST, type EvalOptions } from './common.js';
+import { imageToImageCases } from './image-to-image.js';
 
 function toImage(x: T.Tensor, i = 0): Image {
   const [, c, h, w] = x.shape;
@@ -20,7 +25,8 @@ function toImage(x: T.Tensor, i = 0): Image {
 }
 
 /**
- * Writes fig3-reconstruction.png, fig6-diversity.png and fig10-<prompt>.png into `out`; returns
+ * Writes fig3-reconstruction.png, fig6-diversity.png, fig10-<prompt>.png and
+ * fig-image-to-image.png (4 edits, one canny, inpaint and colorize case) into `out`; returns
  * the paths. `image` is a world image id, `prompts` are generated at every scale with two seeds.
  */
 export async function writeFigures(
@@ -76,5 +82,23 @@ export async function writeFigures(
     written.push(join(out, 'fig10-gallery.png'));
     writeFileSync(written.at(-1)!, await renderGrid(gallery, { scale: 2, title: `Fig. 10: every prompt at five scales, first seed${guided}` }));
   }
+
+  const cases = [...imageToImageCases(world, 'edit', 4, opts.seed ?? 0), ...(['canny', 'inpaint', 'colorize'] as const).flatMap((t) => imageToImageCases(world, t, 1, opts.seed ?? 0))];
+  const i2i: GridRow[] = [];
+  for (const [i, c] of cases.entries()) {
+    opts.onProgress?.(`image-to-image figure: case ${i + 1}/${cases.length} (${c.task})`);
+    const [src, dst] = c.segments.flatMap((g) => (g.kind === 'image' ? [renderRef(world, g.ref)] : []));
+    const text = c.segments.flatMap((g) => (g.kind === 'text' ? [g.text] : [])).join('').trim();
+    const r = imageToImage(model, c.task === 'edit' ? 'edit' : 'cond', src, text, { ...decode, scales, seeds: [opts.seed ?? 0] });
+    const images = r.rows[0].images;
+    i2i.push({
+      cells: [{ image: r.input, caption: 'input' }, ...scales.map((k) => ({ image: toImage(images.get(k)!), caption: `f${k}` })), { image: dst, caption: 'true' }],
+      text: `${c.task} (MLLM ${r.stage}): ${text}`,
+    });
+    images.forEach((t) => t.dispose());
+    r.features.forEach((f) => f?.dispose());
+  }
+  written.push(join(out, 'fig-image-to-image.png'));
+  writeFileSync(written.at(-1)!, await renderGrid(i2i, { scale: 2, title: 'Editing and conditional generation, held-out cases: each scale, then the true output' }));
   return written;
 }

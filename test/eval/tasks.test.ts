@@ -70,7 +70,7 @@ test('eval figures: Fig. 3, Fig. 6, one Fig. 10 per prompt and a gallery of all 
   const out = mkdtempSync(join(tmpdir(), 'puma-fig-'));
   try {
     const paths = await writeFigures(puma, world, out, { steps: 1, prompts: ['red apple', 'blue heart'] });
-    assert.deepEqual(paths.map((p) => basename(p)), ['fig3-reconstruction.png', 'fig6-diversity.png', 'fig10-red-apple.png', 'fig10-blue-heart.png', 'fig10-gallery.png']);
+    assert.deepEqual(paths.map((p) => basename(p)), ['fig3-reconstruction.png', 'fig6-diversity.png', 'fig10-red-apple.png', 'fig10-blue-heart.png', 'fig10-gallery.png', 'fig-image-to-image.png']);
     for (const p of paths) assert.deepEqual([...readFileSync(p).subarray(1, 4)], [0x50, 0x4e, 0x47], `${p} is a PNG`);
   } finally {
     rmSync(out, { recursive: true, force: true });
