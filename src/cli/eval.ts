@@ -163,7 +163,7 @@ export function registerEvalCommands(program: Command): void {
       report(f, `${noteLine(rs[0])}\n\n${conditionalTable(rs)}`, rs);
     });
 
-  evalFlags(ev.command('figures').description('Fig. 3 (one image at five scales), Fig. 6 (diversity over seeds), Fig. 10 (one prompt at five scales)'))
+  evalFlags(ev.command('figures').description('Fig. 3 (one image at five scales), Fig. 6 (diversity over seeds), Fig. 10 (one prompt at five scales), held-out edit and conditional cases at five scales'))
     .requiredOption('--out <dir>', 'folder for the PNGs')
     .option('--prompt <text...>', 'prompts for Fig. 10 (default: the test image\'s name)')
     .action(async (f: EvalFlags & { out: string; prompt?: string[] }) => {
