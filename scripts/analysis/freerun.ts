@@ -12,7 +12,7 @@ import { loadTrainedMllm } from '../../src/train/recipes/mllm.js';
 import { encodeScales } from '../../src/pipelines/reconstruct.js';
 import { coarseToFine } from '../../src/models/puma/encoder.js';
 import { IMAGE_SLOTS, SCALE_OFFSETS } from '../../src/models/puma/mllm.js';
-import { promptParts } from '../../src/models/puma/mllm-prompt.js';
+import { instructionParts } from '../../src/models/puma/mllm-prompt.js';
 import { imageToImageCases, caseOf } from '../../src/eval/image-to-image.js';
 import { decodeMany, mean } from '../../src/eval/common.js';
 import { psnr } from '../../src/eval/metrics.js';
@@ -50,10 +50,7 @@ cases.forEach((c, i) => {
   T.tidy(() => {
     const src = encodeScales(puma, c.input), tgt = encodeScales(puma, c.target);
     const slots = coarseToFine(src).reshape([IMAGE_SLOTS, -1]);
-    const parts = promptParts([
-      { kind: 'image', ref: { image: 0 }, role: 'input' },
-      { kind: 'text', text: ` ${c.text} `, loss: false },
-    ], puma.tokenizer, [slots]);
+    const parts = instructionParts(puma.tokenizer, slots, c.text);
     const free = mllm.generateImage(parts, { upToScale: 0 });
     const fed = mllm.generateImage(parts, { upToScale: 0, feed: tgt });
     const coarse = (k: number) => mllm.generateImage(parts, { upToScale: 0, feed: tgt, feedSlots: SCALE_OFFSETS[k] });

@@ -12,7 +12,7 @@ import { makeSample, sampleTask, taskItems } from '../data/tasks/samplers.js';
 import type { Sample } from '../data/tasks/sample.js';
 import { coarseToFine } from '../models/puma/encoder.js';
 import { IMAGE_SLOTS } from '../models/puma/mllm.js';
-import { promptParts } from '../models/puma/mllm-prompt.js';
+import { instructionParts } from '../models/puma/mllm-prompt.js';
 import { mllmFor, type MllmStage, type PumaModel } from '../pipelines/model.js';
 import { encodeScales, prepareImage } from '../pipelines/reconstruct.js';
 import type { MllmTask } from '../train/recipes/mllm.js';
@@ -79,10 +79,7 @@ export function evalImageToImage(
     opts.onProgress?.(`${task}: MLLM ${i + 1}/${cases.length}`);
     return T.tidy(() => {
       const slots = coarseToFine(encodeScales(model, c.input)).reshape([IMAGE_SLOTS, -1]);
-      const parts = promptParts([
-        { kind: 'image', ref: { image: 0 }, role: 'input' },
-        { kind: 'text', text: ` ${c.text} `, loss: false },
-      ], model.tokenizer, [slots]);
+      const parts = instructionParts(model.tokenizer, slots, c.text);
       return mllm.generateImage(parts, { upToScale: finest }).map((f) => f?.keep() ?? null);
     });
   });

@@ -5,7 +5,7 @@
 import { chwToImage, type Image } from '../io/image.js';
 import { coarseToFine } from '../models/puma/encoder.js';
 import { IMAGE_SLOTS } from '../models/puma/mllm.js';
-import { promptParts } from '../models/puma/mllm-prompt.js';
+import { instructionParts } from '../models/puma/mllm-prompt.js';
 import type { MllmTask } from '../train/recipes/mllm.js';
 import * as T from '../tensor/index.js';
 import { checkScales, decodeScales, type ImageTaskOptions, type ImageTaskResult } from './generate.js';
@@ -44,10 +44,7 @@ export function imageToImage(model: PumaModel, task: MllmTask, source: Image, te
   const x = prepareImage(source);
   // the source's 341 feature slots, coarse to fine: [1, 341, C] -> [341, C]
   const slots = T.tidy(() => coarseToFine(encodeScales(model, x)).reshape([IMAGE_SLOTS, -1]).keep());
-  const parts = promptParts([
-    { kind: 'image', ref: { image: 0 }, role: 'input' },
-    { kind: 'text', text: ` ${text} `, loss: false },
-  ], model.tokenizer, [slots]);
+  const parts = instructionParts(model.tokenizer, slots, text);
   opts.onProgress?.(`MLLM (${stage}) writes f4..f${Math.min(...scales)}`);
   const features = mllm.generateImage(parts, { upToScale: Math.min(...scales) });
   slots.dispose();

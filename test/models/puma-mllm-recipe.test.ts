@@ -8,7 +8,7 @@ import { tokenizeSample } from '../../src/data/tasks/sequence.js';
 import type { EmojiWorld } from '../../src/data/emoji/world.js';
 import { MultiGranularEncoder } from '../../src/models/puma/encoder.js';
 import { IMAGE_SLOTS, SCALE_OFFSETS } from '../../src/models/puma/mllm.js';
-import { promptParts, questionParts } from '../../src/models/puma/mllm-prompt.js';
+import { instructionParts, promptParts, questionParts } from '../../src/models/puma/mllm-prompt.js';
 import { AdamW } from '../../src/nn/optim.js';
 import * as T from '../../src/tensor/index.js';
 import { buildMiniClip } from '../../src/train/recipes/clip.js';
@@ -87,7 +87,7 @@ test('features enter coarse to fine: the f4 slot is the mean of the 256 f0 slots
   }
 });
 
-test('questionParts writes the understanding prompt exactly as training saw it, up to the answer', () => {
+test('questionParts and instructionParts write the prompts exactly as training saw them, up to the answer or target', () => {
   const tok = runTokenizer(world, runs);
   T.manualSeed(1);
   const encoder = new MultiGranularEncoder(buildMiniClip(tok).freeze().eval().vision_model);
@@ -101,6 +101,13 @@ test('questionParts writes the understanding prompt exactly as training saw it, 
   assert.deepEqual(ids(prompt), ids(train.slice(0, -2)));
   assert.ok(train.at(-2)!.kind === 'tokens' && (train.at(-2) as { loss: boolean }).loss);
   assert.throws(() => promptParts([{ kind: 'image', ref: { image: 0 }, role: 'input' }], tok, []), /1 images/);
+  // editing: the prompt and generateImage's [IMG] are the training tokens before the target
+  const ed = drawSamples(world, 'edit', 'val', 1, 'q')[0];
+  const [edTrain] = samplesToParts([ed], tok, encoder, world);
+  const text = ed.segments.flatMap((g) => (g.kind === 'text' ? [g.text] : [])).join('').trim();
+  const edPrompt = instructionParts(tok, (edTrain.find((x) => x.kind === 'image') as { features: T.Tensor }).features, text);
+  const at = edTrain.findIndex((x) => x.kind === 'image' && x.role === 'target');
+  assert.deepEqual([...ids(edPrompt), tok.special.imgStart], ids(edTrain.slice(0, at)));
 });
 
 test('puma train mllm: clear errors, then pretraining and instruction tuning run and resume', async () => {

@@ -38,3 +38,11 @@ export function questionParts(tok: PumaTokenizer, features: Tensor, question: st
     { kind: 'text', text: ` ${question} ASSISTANT:`, loss: false },
   ], tok, [features]);
 }
+
+/** The editing / conditional-generation prompt (`<s>[IMG]input[/IMG] text`) for generateImage. */
+export function instructionParts(tok: PumaTokenizer, features: Tensor, text: string): MllmPart[] {
+  return promptParts([
+    { kind: 'image', ref: { image: 0 }, role: 'input' },
+    { kind: 'text', text: ` ${text} `, loss: false },
+  ], tok, [features]);
+}
