@@ -61,6 +61,9 @@ export interface MllmRecipeOptions extends RecipeOptions {
 /** The stages whose output is determined by their input image: free-running error is measured on them. */
 const IMAGE_TO_IMAGE: readonly MllmTask[] = ['edit', 'cond'];
 
+/** The self-feeding `puma train all` gives edit and cond (the shipped runs ended with it). */
+export const SELF_FEED = { selfFeed: 0.75, selfFeedPasses: 2 } as const;
+
 /** t2i's default caption dropout, the share diffusion models usually train their unconditional branch with. */
 export const CAPTION_DROPOUT = 0.1;
 
