@@ -10,7 +10,7 @@ import { loadPuma } from '../../src/pipelines/bundle.js';
 import { mllmFor } from '../../src/pipelines/model.js';
 import { loadTrainedMllm } from '../../src/train/recipes/mllm.js';
 import { encodeScales } from '../../src/pipelines/reconstruct.js';
-import { coarseToFine } from '../../src/models/puma/encoder.js';
+import { coarseToFine, poolScales } from '../../src/models/puma/encoder.js';
 import { IMAGE_SLOTS, SCALE_OFFSETS } from '../../src/models/puma/mllm.js';
 import { instructionParts } from '../../src/models/puma/mllm-prompt.js';
 import { imageToImageCases, caseOf } from '../../src/eval/image-to-image.js';
@@ -29,12 +29,8 @@ const cases = imageToImageCases(world, task as 'edit', n, 0).map((s) => caseOf(w
 // parent-10: f1's slots too (their parent f2 token)
 // anchored: each scale moved so that its 2x2 means equal the (anchored) coarser scale, f3 down to f0
 const ways = ['free', 'fed', 'fed-1', 'fed-0', 'parent-0', 'parent-10', 'anchored', 'copy'] as const;
-/** [1, 4n, C] on 2s x 2s -> [1, n, C]: 2x2 means. */
-const pool = (f: T.Tensor) => {
-  const n = f.shape[1] / 4, c = f.shape[2], s = Math.round(Math.sqrt(n)), src = f.contiguous().toArray(), out = new Float32Array(n * c);
-  for (let r = 0; r < 2 * s; r++) for (let q = 0; q < 2 * s; q++) for (let j = 0; j < c; j++) out[((r >> 1) * s + (q >> 1)) * c + j] += src[(r * 2 * s + q) * c + j] / 4;
-  return T.fromArray(out, [1, n, c]);
-};
+/** [1, 4n, C] on 2s x 2s -> [1, n, C]: 2x2 means, as the encoder pools. */
+const pool = (f: T.Tensor) => poolScales(f, 1, Math.round(Math.sqrt(f.shape[1])), f.shape[2])[1];
 /** [1, n, C] on an s x s grid -> [1, 4n, C] on 2s x 2s, each token repeated over its 2x2 children. */
 const up = (f: T.Tensor) => {
   const n = f.shape[1], c = f.shape[2], s = Math.round(Math.sqrt(n)), src = f.contiguous().toArray(), out = new Float32Array(4 * n * c);
