@@ -143,6 +143,12 @@ test('teacher-forced regression equals token-by-token generation with the KV cac
   // without feeding, only f4 (predicted from [IMG]) can agree with the teacher-forced pass
   const free = m.generateImage([5, 6, 7], { upToScale: 0 });
   rowsClose(free[4]!.toArray(), teacher[4].contiguous().toArray(), 2e-5, 'free f4');
+  // feeding only f4..f1 (the first 85 slots): those scales and f0's first slot are teacher-forced, the rest of f0 free
+  const part = m.generateImage([5, 6, 7], { upToScale: 0, feed: splitCoarseToFine(f.unsqueeze(0)), feedSlots: SCALE_OFFSETS[0] });
+  for (let k = 1; k < 5; k++) rowsClose(part[k]!.toArray(), teacher[k].contiguous().toArray(), 2e-5, `part f${k}`);
+  const t0 = teacher[0].contiguous().toArray(), p0 = part[0]!.toArray();
+  rowsClose(p0.subarray(0, C), t0.subarray(0, C), 2e-5, 'part f0 slot 0');
+  assert.ok(p0.subarray(C).some((v, i) => Math.abs(v - t0[C + i]) > 1e-3), 'the rest of f0 runs free');
 });
 
 test('fed features are read in place of the features; the targets stay the features', () => {
