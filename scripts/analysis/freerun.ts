@@ -50,8 +50,8 @@ cases.forEach((c, i) => {
     const free = mllm.generateImage(parts, { upToScale: 0 });
     const fed = mllm.generateImage(parts, { upToScale: 0, feed: tgt });
     const coarse = (k: number) => mllm.generateImage(parts, { upToScale: 0, feed: tgt, feedSlots: SCALE_OFFSETS[k] });
-    const g1 = mllm.generateImage(parts, { upToScale: 1 });
-    const p0 = mllm.generateImage(parts, { feed: [up(g1[1]!), ...g1.slice(1)] });
+    // free's f4..f1 are what generation writes before f0 (the regression is deterministic)
+    const p0 = mllm.generateImage(parts, { feed: [up(free[1]!), ...free.slice(1)] });
     const f1p = mllm.generateImage(parts, { upToScale: 1, feed: [null, up(free[2]!), ...free.slice(2)] })[1]!;
     const p10 = mllm.generateImage(parts, { feed: [up(f1p), f1p, ...free.slice(2)] });
     p10[1] = f1p;

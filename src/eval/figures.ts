@@ -17,7 +17,7 @@ import type { PumaModel } from '../pipelines/model.js';
 import { reconstruct } from '../pipelines/reconstruct.js';
 import * as T from '../tensor/index.js';
 import { SCALES_COARSE_FIRST, type EvalOptions } from './common.js';
-import { imageToImageCases } from './image-to-image.js';
+import { caseText, imageToImageCases } from './image-to-image.js';
 
 function toImage(x: T.Tensor, i = 0): Image {
   const [, c, h, w] = x.shape;
@@ -88,7 +88,7 @@ export async function writeFigures(
   for (const [i, c] of cases.entries()) {
     opts.onProgress?.(`image-to-image figure: case ${i + 1}/${cases.length} (${c.task})`);
     const [src, dst] = c.segments.flatMap((g) => (g.kind === 'image' ? [renderRef(world, g.ref)] : []));
-    const text = c.segments.flatMap((g) => (g.kind === 'text' ? [g.text] : [])).join('').trim();
+    const text = caseText(c);
     const r = imageToImage(model, c.task === 'edit' ? 'edit' : 'cond', src, text, { ...decode, scales, seeds: [opts.seed ?? 0] });
     const images = r.rows[0].images;
     i2i.push({

@@ -40,9 +40,14 @@ export interface ImageToImageRow {
 }
 export interface ImageToImageResult { task: string; stage: MllmStage; note?: string; rows: ImageToImageRow[] }
 
+/** The text between a case's two images (the instruction, or the conditional prompt). */
+export function caseText(s: Sample): string {
+  return s.segments.flatMap((g) => (g.kind === 'text' ? [g.text] : [])).join('').trim();
+}
+
 export function caseOf(world: EmojiWorld, s: Sample): Case {
   const imgs = s.segments.filter((g) => g.kind === 'image');
-  const text = s.segments.filter((g) => g.kind === 'text').map((g) => g.text).join('').trim();
+  const text = caseText(s);
   const [inRef, outRef] = imgs.map((g) => (g.kind === 'image' ? g.ref : null));
   const target = world.images[outRef!.image];
   return {

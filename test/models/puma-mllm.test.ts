@@ -149,6 +149,8 @@ test('teacher-forced regression equals token-by-token generation with the KV cac
   const t0 = teacher[0].contiguous().toArray(), p0 = part[0]!.toArray();
   rowsClose(p0.subarray(0, C), t0.subarray(0, C), 2e-5, 'part f0 slot 0');
   assert.ok(p0.subarray(C).some((v, i) => Math.abs(v - t0[C + i]) > 1e-3), 'the rest of f0 runs free');
+  assert.throws(() => m.generateImage([5], { feedSlots: 3 }), /feedSlots needs feed/);
+  assert.throws(() => m.generateImage([5], { feed: splitCoarseToFine(f.unsqueeze(0)), feedSlots: 1.5 }), /feedSlots needs feed and an integer/);
 });
 
 test('fed features are read in place of the features; the targets stay the features', () => {

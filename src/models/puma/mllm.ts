@@ -316,8 +316,11 @@ export class PumaMLLM extends Module {
     // guidance 1 is the plain regression: no unconditional branch
     const branches = g === 1 ? [withImgStart(prompt)] : [withImgStart(prompt), withImgStart(opts.unconditional ?? [])];
     const total = SCALE_OFFSETS[upTo] + SCALE_TOKENS[upTo];
-    const feed = opts.feed ? keep(featureSlots(opts.feed)) : null;
     const feedSlots = opts.feedSlots ?? IMAGE_SLOTS;
+    if (opts.feedSlots !== undefined && (!opts.feed || !Number.isInteger(feedSlots) || feedSlots < 0)) {
+      throw new RangeError(`feedSlots needs feed and an integer >= 0, got ${opts.feedSlots}${opts.feed ? '' : ' without feed'}`);
+    }
+    const feed = opts.feed ? keep(featureSlots(opts.feed)) : null;
     const caches = branches.map(() => new KVCache(this.config.llm.numHiddenLayers));
     const slots: Tensor[] = [];
     // f = f_uncond + g (f_cond - f_uncond), both branches then read the same f
