@@ -89,9 +89,10 @@ export function registerTrainCommands(program: Command): void {
       if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--self-feed-passes must be an integer >= 1, got '${v}'`);
       return n;
     })
-    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number; captionDropout?: number; init?: 'pretrain' | MllmTask; selfFeed?: number; selfFeedPasses?: number }) =>
+    .option('--slot-embedding', 'give the model a learned embedding per feature slot, so a slot being written finds the same slot of the input image (our addition; starts at zero, so it can be added to a trained run; kept on resume)')
+    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number; captionDropout?: number; init?: 'pretrain' | MllmTask; selfFeed?: number; selfFeedPasses?: number; slotEmbedding?: boolean }) =>
       report(`mllm ${f.stage}${f.task ? ` ${f.task}` : ''}`, await trainMllm({
-        ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr, captionDropout: f.captionDropout, init: f.init, selfFeed: f.selfFeed, selfFeedPasses: f.selfFeedPasses,
+        ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr, captionDropout: f.captionDropout, init: f.init, selfFeed: f.selfFeed, selfFeedPasses: f.selfFeedPasses, slotEmbedding: f.slotEmbedding,
       })));
   train.command('from-bundle').description('start a runs folder from a model bundle\'s weights, to train on from a shipped model')
     .argument('[bundle]', 'model bundle', 'models/puma-emoji')

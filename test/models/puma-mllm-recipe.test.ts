@@ -217,4 +217,15 @@ test('puma train mllm: clear errors, then pretraining and instruction tuning run
   const recipe = JSON.parse(readFileSync(join(mllmRunDir(runs, 'edit'), 'config.json'), 'utf8')).recipe;
   assert.equal(recipe.selfFeed, 0.5);
   assert.equal(recipe.selfFeedPasses, 1);
+  // --slot-embedding added to a trained run: its weights load with the table at zero, the table trains, and the run keeps it
+  const before = loadTrainedMllm(mllmRunDir(runs, 'edit'));
+  assert.equal(before.slot_embedding, null);
+  const slotted = await trainMllm({ data, runs, stage: 'instruct', task: 'edit', slotEmbedding: true, steps: 2, batch: 2, progress: false });
+  assert.equal(slotted.step, 2);
+  const grown = loadTrainedMllm(mllmRunDir(runs, 'edit'));
+  assert.ok(grown.slot_embedding!.weight.toArray().some((v) => v !== 0), 'the table trained');
+  assert.equal(JSON.parse(readFileSync(join(mllmRunDir(runs, 'edit'), 'config.json'), 'utf8')).recipe.slotEmbedding, true);
+  assert.equal((await trainMllm({ data, runs, stage: 'instruct', task: 'edit', steps: 3, batch: 2, progress: false })).step, 3);
+  assert.ok(loadTrainedMllm(mllmRunDir(runs, 'edit')).slot_embedding, 'kept on resume without the flag');
+  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', slotEmbedding: false, steps: 4 }), /cannot be dropped/);
 });

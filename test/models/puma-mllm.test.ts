@@ -12,18 +12,18 @@ import * as T from '../../src/tensor/index.js';
 const C = 8, V = 40;
 const TOK = { bos: 1, eos: 2, imgStart: 3, imgEnd: 4, pad: 0 };
 
-function tinyConfig(): Readonly<MllmConfig> {
+function tinyConfig(slotEmbedding = false): Readonly<MllmConfig> {
   const llm = llamaConfig({
     vocab_size: V, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4,
     num_key_value_heads: 2, max_position_embeddings: 1024, rope_theta: 10000, rms_norm_eps: 1e-5,
     bos_token_id: TOK.bos, eos_token_id: TOK.eos,
   });
-  return Object.freeze({ llm, featureDim: C, projector: 'mlp2x_gelu' as const, tokens: TOK });
+  return Object.freeze({ llm, featureDim: C, projector: 'mlp2x_gelu' as const, tokens: TOK, slotEmbedding });
 }
 
-function tinyModel(seed = 0): PumaMLLM {
+function tinyModel(seed = 0, slotEmbedding = false): PumaMLLM {
   T.manualSeed(seed);
-  return new PumaMLLM(tinyConfig());
+  return new PumaMLLM(tinyConfig(slotEmbedding));
 }
 
 /** Random features [341, C] whose coarse scales are distinct (kept across tidy scopes). */
@@ -167,6 +167,54 @@ test('fed features are read in place of the features; the targets stay the featu
   assert.throws(() => layoutSequence(bad), /fed features must be shaped/);
 });
 
+/** An editing sequence: `<s> [IMG] input [/IMG] instruction [IMG] target [/IMG] </s>`. */
+const edit = (input: T.Tensor, instruction: number[], target: T.Tensor): MllmPart[] => [
+  tokens([TOK.bos, TOK.imgStart]), { kind: 'image', features: input, role: 'input' }, tokens([TOK.imgEnd, ...instruction, TOK.imgStart]),
+  { kind: 'image', features: target, role: 'target' }, tokens([TOK.imgEnd, TOK.eos], true),
+];
+
+test('slot embedding: an input slot i carries row i, the position writing target slot i row i, nothing else', () => {
+  const plain = tinyModel(8), slots = tinyModel(8, true);
+  slots.loadStateDict(plain.stateDict());
+  slots.slot_embedding!.weight.data.set(T.randn([IMAGE_SLOTS, 32], { generator: new T.Generator(3) }).toArray());
+  const table = slots.slot_embedding!.weight.toArray();
+  const parts = edit(features(41), [7, 8], features(42)), l = layoutSequence(parts);
+  const a = T.noGrad(() => plain.embedSequences([l]).toArray()), b = T.noGrad(() => slots.embedSequences([l]).toArray());
+  const [input, target] = l.images;
+  for (let pos = 0; pos < l.length; pos++) {
+    let row = -1;
+    if (pos >= input.start && pos < input.start + IMAGE_SLOTS) row = pos - input.start;
+    if (pos >= target.start - 1 && pos < target.start + IMAGE_SLOTS - 1) row = pos - target.start + 1;
+    for (let c = 0; c < 32; c++) {
+      const want = row < 0 ? 0 : table[row * 32 + c];
+      assert.ok(Math.abs(b[pos * 32 + c] - a[pos * 32 + c] - want) < 1e-5, `position ${pos} channel ${c}: expected slot row ${row}`);
+    }
+  }
+});
+
+test('slot embedding: teacher-forced regression equals generation with the KV cache; loads weights saved without it', () => {
+  const m = tinyModel(9, true);
+  m.slot_embedding!.weight.data.set(T.randn([IMAGE_SLOTS, 32], { generator: new T.Generator(4) }).mul(0.5).toArray());
+  const input = features(43), f = features(44);
+  const prefix = edit(input, [7, 8], f).slice(0, 3);
+  const full = T.noGrad(() => m.featurePredictions(m.forwardTeacher([edit(input, [7, 8], f)]))!.pred);
+  const scales = m.generateImage(prefix, { upToScale: 0, feed: splitCoarseToFine(f.unsqueeze(0)) });
+  const teacher = splitCoarseToFine(full);
+  for (let k = 0; k < 5; k++) rowsClose(scales[k]!.toArray(), teacher[k].contiguous().toArray(), 1e-4, `f${k}`);
+  // weights of a model without the table: loaded, the table zero, the same outputs as that model
+  const old = tinyModel(10), grown = tinyModel(11, true);
+  grown.slot_embedding!.weight.data.fill(1);
+  grown.loadStateDict(old.stateDict());
+  assert.ok(grown.slot_embedding!.weight.toArray().every((v) => v === 0));
+  const want = old.generateImage(prefix, { upToScale: 2 }), got = grown.generateImage(prefix, { upToScale: 2 });
+  for (let k = 2; k < 5; k++) rowsClose(got[k]!.toArray(), want[k]!.toArray(), 1e-6, `grown f${k}`);
+  // other missing keys still fail a strict load; a table the model lacks is unexpected
+  const partial = new Map(old.stateDict());
+  partial.delete('regression_head.bias');
+  assert.throws(() => grown.loadStateDict(partial), /missing:\n  regression_head\.bias$/);
+  assert.throws(() => old.loadStateDict(m.stateDict()), /unexpected:\n  slot_embedding\.weight/);
+});
+
 test('generateImage stops after the requested scale', () => {
   const m = tinyModel(5);
   const all = m.generateImage([5, 6]);
@@ -214,6 +262,8 @@ test('config round-trips through its JSON', () => {
   assert.deepEqual(back.tokens, c.tokens);
   assert.equal(back.llm.numKeyValueHeads, 2);
   assert.equal(back.featureDim, C);
+  assert.equal(back.slotEmbedding, false);
+  assert.equal(mllmConfigFromJson(JSON.parse(JSON.stringify(mllmConfigJson(tinyConfig(true))))).slotEmbedding, true);
 });
 
 test('a tiny model overfits one text-to-image and one image-to-text sample', () => {

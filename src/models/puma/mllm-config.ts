@@ -12,6 +12,12 @@ export interface MllmConfig {
   projector: ProjectorType;
   /** Ids of the tokens the model writes itself: `<s>`, `</s>`, `[IMG]`, `[/IMG]`, and the padding. */
   tokens: Readonly<MllmTokens>;
+  /**
+   * A learned embedding per feature slot (our addition, not in the paper; see PumaMLLM): input
+   * images' slots carry their own slot's, a target's positions the slot they write, so a slot
+   * being written can find the same slot of an input image. Default false.
+   */
+  slotEmbedding?: boolean;
 }
 
 export interface MllmTokens { bos: number; eos: number; imgStart: number; imgEnd: number; pad: number }
@@ -27,14 +33,14 @@ export interface MllmTokens { bos: number; eos: number; imgStart: number; imgEnd
  * @example
  * const cfg = smallMllmConfig(tok.vocabSize, tok.special, 128);
  */
-export function smallMllmConfig(vocabSize: number, special: MllmTokens, featureDim = 128): Readonly<MllmConfig> {
+export function smallMllmConfig(vocabSize: number, special: MllmTokens, featureDim = 128, slotEmbedding = false): Readonly<MllmConfig> {
   const llm = llamaConfig({
     vocab_size: vocabSize, hidden_size: 256, intermediate_size: 688, num_hidden_layers: 4,
     num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 1024, rms_norm_eps: 1e-5,
     rope_theta: 10000, bos_token_id: special.bos, eos_token_id: special.eos, tie_word_embeddings: false,
   });
   const { bos, eos, imgStart, imgEnd, pad } = special;
-  return Object.freeze({ llm, featureDim, projector: 'mlp2x_gelu' as const, tokens: Object.freeze({ bos, eos, imgStart, imgEnd, pad }) });
+  return Object.freeze({ llm, featureDim, projector: 'mlp2x_gelu' as const, tokens: Object.freeze({ bos, eos, imgStart, imgEnd, pad }), slotEmbedding });
 }
 
 /** The config as saved beside the weights (transformers-style snake_case for the LLaMA part). */
@@ -47,6 +53,7 @@ export function mllmConfigJson(c: Readonly<MllmConfig>): Record<string, unknown>
     image_start_token_id: c.tokens.imgStart,
     image_end_token_id: c.tokens.imgEnd,
     pad_token_id: c.tokens.pad,
+    ...(c.slotEmbedding ? { slot_embedding: true } : {}),
     text_config: {
       model_type: 'llama', vocab_size: l.vocabSize, hidden_size: l.hiddenSize, intermediate_size: l.intermediateSize,
       num_hidden_layers: l.numHiddenLayers, num_attention_heads: l.numAttentionHeads,
@@ -62,6 +69,7 @@ export function mllmConfigFromJson(raw: Record<string, unknown>): Readonly<MllmC
   if (raw.model_type !== 'puma_mllm') throw new Error(`not a PUMA MLLM config (model_type ${String(raw.model_type)})`);
   const projector = raw.projector_type as ProjectorType;
   if (projector !== 'linear' && projector !== 'mlp2x_gelu') throw new Error(`unknown projector_type '${String(projector)}'`);
+  if (raw.slot_embedding !== undefined && typeof raw.slot_embedding !== 'boolean') throw new Error(`slot_embedding must be true or false, got ${String(raw.slot_embedding)}`);
   const llm = llamaConfig(raw.text_config as Record<string, unknown>);
   const eos = Array.isArray(llm.eosTokenId) ? llm.eosTokenId[0] : llm.eosTokenId;
   return Object.freeze({
@@ -72,5 +80,6 @@ export function mllmConfigFromJson(raw: Record<string, unknown>): Readonly<MllmC
       bos: llm.bosTokenId, eos, imgStart: raw.image_start_token_id as number,
       imgEnd: raw.image_end_token_id as number, pad: raw.pad_token_id as number,
     }),
+    slotEmbedding: raw.slot_embedding === true,
   });
 }

@@ -3,7 +3,7 @@
 // regression head on the hidden states. An image is `[IMG] f4 f3 f2 f1 f0 [/IMG]`, 341 feature
 // slots coarse to fine.
 import { LlamaForCausalLM, KVCache } from '../llama/model.js';
-import { Linear, Module, normal, zerosInit } from '../../nn/index.js';
+import { Embedding, Linear, Module, assertLoadable, compareKeys, normal, zerosInit, type LoadResult } from '../../nn/index.js';
 import {
   cat, crossEntropy, fromArray, gelu, keep, noGrad, tidy, type Generator, type Tensor,
 } from '../../tensor/index.js';
@@ -151,7 +151,12 @@ export interface ImageGeneration {
 
 /**
  * The MLLM: LLaMA (child 'llm', transformers' keys inside), `projector` (features -> hidden) and
- * `regression_head` (hidden -> features).
+ * `regression_head` (hidden -> features); with config.slotEmbedding also `slot_embedding`
+ * ([341, H], our addition): added to an input image's slot i, and to the position that writes a
+ * target's slot i (`[IMG]` for slot 0, slot i - 1 after it). A slot being written then matches
+ * the same slot of an input image whatever the text between them, instead of finding it through
+ * the slot written before (which drifts in free-running generation). It starts at zero, which is
+ * the model without it, so weights saved without it load into it unchanged.
  *
  * @example
  * const mllm = new PumaMLLM(smallMllmConfig(tok.vocabSize, tok.special, 128));
@@ -162,6 +167,7 @@ export class PumaMLLM extends Module {
   readonly llm: LlamaForCausalLM;
   readonly projector: Linear | MlpProjector;
   readonly regression_head: Linear;
+  readonly slot_embedding: Embedding | null;
   /** alpha_k of the feature loss, f0..f4 (training only; the paper's by default). */
   scaleWeights: readonly number[] = SCALE_WEIGHTS;
 
@@ -172,12 +178,30 @@ export class PumaMLLM extends Module {
     this.projector = this.module('projector', config.projector === 'linear'
       ? new Linear(config.featureDim, h) : new MlpProjector(config.featureDim, h));
     this.regression_head = this.module('regression_head', new Linear(h, config.featureDim));
+    this.slot_embedding = config.slotEmbedding ? this.module('slot_embedding', new Embedding(IMAGE_SLOTS, h)) : null;
     // transformers' LlamaPreTrainedModel init (initializer_range 0.02) for a backbone trained
     // from scratch; norms stay at 1. A checkpoint load overwrites all of it.
     for (const [name, p] of this.llm.namedParameters()) if (!/norm\.weight$/.test(name)) normal(0.02)(p);
     // the head starts near a constant output (its bias), which setFeatureMean can put at the data mean
     normal(0.02)(this.regression_head.weight);
     zerosInit(this.regression_head.bias!);
+    if (this.slot_embedding) zerosInit(this.slot_embedding.weight);
+  }
+
+  /**
+   * As Module.loadStateDict, but weights without `slot_embedding` (saved before it existed) load
+   * with the table at zero, the model they were trained as.
+   */
+  override loadStateDict(dict: ReadonlyMap<string, Tensor> | Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
+    const entries = dict instanceof Map ? dict : new Map(Object.entries(dict));
+    if (!this.slot_embedding || entries.has('slot_embedding.weight')) return super.loadStateDict(entries, opts);
+    const provided = new Map([...entries].map(([k, t]) => [k, t.shape] as [string, readonly number[]]));
+    const r = compareKeys(this.shapeMap(), provided, this.ignorePatterns());
+    const result = { ...r, missing: r.missing.filter((k) => k !== 'slot_embedding.weight') };
+    assertLoadable(result, opts.strict ?? true);
+    super.loadStateDict(entries, { strict: false });
+    noGrad(() => this.slot_embedding!.weight.data.fill(0));
+    return result;
   }
 
   /**
@@ -190,8 +214,32 @@ export class PumaMLLM extends Module {
     this.regression_head.bias!.data.set(mean);
   }
 
-  /** Input embeddings [B, T, H] (T = the longest sequence, shorter ones padded on the right). */
-  embedSequences(layouts: readonly SequenceLayout[]): Tensor {
+  /**
+   * Input embeddings [B, T, H] (T = the longest sequence, shorter ones padded on the right).
+   * `writesSlot0` marks each sequence's last position as the one that writes a target's first
+   * slot (generation: the prompt ends with `[IMG]`); only the slot embedding reads it.
+   */
+  embedSequences(layouts: readonly SequenceLayout[], writesSlot0 = false): Tensor {
+    const e = this.embedTokensAndImages(layouts);
+    return this.slot_embedding ? e.add(this.slotEmbeddings(layouts, e.shape[1], writesSlot0)) : e;
+  }
+
+  /** The slot embedding of every position [B, T, H]: zero where a position neither is nor writes a slot. */
+  private slotEmbeddings(layouts: readonly SequenceLayout[], t: number, writesSlot0: boolean): Tensor {
+    const b = layouts.length, idx = new Int32Array(b * t), mask = new Float32Array(b * t);
+    const set = (row: number, pos: number, slot: number) => { idx[row * t + pos] = slot; mask[row * t + pos] = 1; };
+    layouts.forEach((l, r) => {
+      for (const im of l.images) {
+        // an input's slot i is slot i; a target's slot i writes slot i + 1 ([IMG] before it writes slot 0)
+        if (im.role === 'input') for (let i = 0; i < IMAGE_SLOTS; i++) set(r, im.start + i, i);
+        else for (let i = 0; i < IMAGE_SLOTS; i++) set(r, im.start - 1 + i, i);
+      }
+      if (writesSlot0) set(r, l.length - 1, 0);
+    });
+    return this.slot_embedding!.forward(fromArray(idx, [b, t], 'int32')).mul(fromArray(mask, [b, t, 1]));
+  }
+
+  private embedTokensAndImages(layouts: readonly SequenceLayout[]): Tensor {
     const b = layouts.length, t = Math.max(...layouts.map((l) => l.length));
     const ids = new Int32Array(b * t).fill(this.config.tokens.pad);
     layouts.forEach((l, i) => l.ids.forEach((id, j) => { if (id >= 0) ids[i * t + j] = id; }));
@@ -332,12 +380,12 @@ export class PumaMLLM extends Module {
     });
     try {
       noGrad(() => {
-        let hs = branches.map((parts, b) => keep(tidy(() => this.lastHidden(this.embedSequences([layoutSequence(parts)]), caches[b]))));
+        let hs = branches.map((parts, b) => keep(tidy(() => this.lastHidden(this.embedSequences([layoutSequence(parts)], true), caches[b]))));
         for (let i = 0; i < total; i++) {
           const f = keep(predict(hs));
           slots.push(f);
           if (i + 1 === total) break;
-          const next = hs.map((_, b) => keep(tidy(() => this.lastHidden(this.projector.forward(feed && i < feedSlots ? feed.narrow(1, i, 1) : f), caches[b]))));
+          const next = hs.map((_, b) => keep(tidy(() => this.lastHidden(this.slotInput(feed && i < feedSlots ? feed.narrow(1, i, 1) : f, i), caches[b]))));
           for (const h of hs) h.dispose();
           hs = next;
         }
@@ -382,6 +430,12 @@ export class PumaMLLM extends Module {
       cache.dispose();
     }
     return out;
+  }
+
+  /** The input embedding [1, 1, H] of a target's slot i (features [1, 1, C]), which writes slot i + 1. */
+  private slotInput(f: Tensor, i: number): Tensor {
+    const x = this.projector.forward(f);
+    return this.slot_embedding && i + 1 < IMAGE_SLOTS ? x.add(this.slot_embedding.weight.narrow(0, i + 1, 1).unsqueeze(0)) : x;
   }
 
   /** Runs embeddings [1, T, H] through the LLM with the cache; the last hidden state [1, 1, H]. */

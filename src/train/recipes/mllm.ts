@@ -56,6 +56,12 @@ export interface MllmRecipeOptions extends RecipeOptions {
   selfFeed?: number;
   /** Prediction passes behind --self-feed (1 by default; see feedOwnPredictions). */
   selfFeedPasses?: number;
+  /**
+   * Give the model a learned embedding per feature slot (PumaMLLM's slot_embedding; our addition,
+   * not the paper's), zero at the start so weights trained without it go on unchanged. A run
+   * keeps what its config says when this is not given.
+   */
+  slotEmbedding?: boolean;
 }
 
 /** The stages whose output is determined by their input image: free-running error is measured on them. */
@@ -63,6 +69,20 @@ const IMAGE_TO_IMAGE: readonly MllmTask[] = ['edit', 'cond'];
 
 /** The self-feeding `puma train all` gives edit and cond (the shipped runs ended with it). */
 export const SELF_FEED = { selfFeed: 0.75, selfFeedPasses: 2 } as const;
+
+/** The slot embedding's learning rate as a multiple of the backbone's. */
+const SLOT_LR_FACTOR = 5;
+
+/**
+ * Whether a run has the slot embedding: as asked, or as its saved config says when not asked.
+ * A run whose checkpoint has the table cannot drop it.
+ */
+function runSlotEmbedding(dir: string, asked: boolean | undefined): boolean {
+  const p = join(dir, 'config.json');
+  const saved = existsSync(p) && latestCheckpoint(dir) ? mllmConfigFromJson(JSON.parse(readFileSync(p, 'utf8'))).slotEmbedding === true : false;
+  if (asked === false && saved) throw new Error(`${dir} was trained with the slot embedding; it cannot be dropped (start a new run)`);
+  return asked ?? saved;
+}
 
 /** t2i's default caption dropout, the share diffusion models usually train their unconditional branch with. */
 export const CAPTION_DROPOUT = 0.1;
@@ -333,7 +353,8 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   const dir = mllmRunDir(o.runs, stage);
   const steps = o.steps ?? DEFAULT_STEPS[o.stage], B = o.batch ?? 8, seed = o.seed ?? 0;
   T.manualSeed(seed);
-  const config = smallMllmConfig(tok.vocabSize, tok.special, encoder.featureDim);
+  const slotEmbedding = runSlotEmbedding(dir, o.slotEmbedding);
+  const config = smallMllmConfig(tok.vocabSize, tok.special, encoder.featureDim, slotEmbedding);
   const mllm = new PumaMLLM(config);
   if (o.stage === 'instruct') {
     const from = mllmRunDir(o.runs, init);
@@ -347,12 +368,14 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   mllm.scaleWeights = resolveScaleWeights(o.scaleWeights);
   mkdirSync(dir, { recursive: true });
   writeConfigJson(join(dir, 'config.json'), mllmConfigJson(config), {
-    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' ? { captionDropout } : {}), ...(o.stage === 'instruct' ? { init } : {}), ...(selfFeed ? { selfFeed, selfFeedPasses } : {}) },
+    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' ? { captionDropout } : {}), ...(o.stage === 'instruct' ? { init } : {}), ...(selfFeed ? { selfFeed, selfFeedPasses } : {}), ...(slotEmbedding ? { slotEmbedding, slotLr: SLOT_LR_FACTOR * lr.llm } : {}) },
   });
   const adapters = [...mllm.projector.parameters(), ...mllm.regression_head.parameters()];
   const opt = new AdamW([
     { params: adapters, lr: lr.adapters, name: 'projector+head' },
     { params: mllm.llm.parameters(), lr: lr.llm, name: 'llm' },
+    // a table starting at zero, each row read once per image: a faster rate lets it grow
+    ...(mllm.slot_embedding ? [{ params: mllm.slot_embedding.parameters(), lr: SLOT_LR_FACTOR * lr.llm, name: 'slot embedding' }] : []),
   ], { beta2: 0.95, weightDecay: 0.01 });
   const valSamples = o.stage === 'pretrain'
     ? drawSamples(world, 'pretrain', 'val', 32, 'eval')
