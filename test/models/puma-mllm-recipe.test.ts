@@ -228,4 +228,19 @@ test('puma train mllm: clear errors, then pretraining and instruction tuning run
   assert.equal((await trainMllm({ data, runs, stage: 'instruct', task: 'edit', steps: 3, batch: 2, progress: false })).step, 3);
   assert.ok(loadTrainedMllm(mllmRunDir(runs, 'edit')).slot_embedding, 'kept on resume without the flag');
   await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', slotEmbedding: false, steps: 4 }), /cannot be dropped/);
+  // --input-residual: only from a run's start; --init from a run folder starts the head at zero ("change nothing")
+  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', inputResidual: true, steps: 4 }), /trained without the input residual; start a new run/);
+  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 't2i', inputResidual: true, steps: 1 }), /--input-residual is for --task edit\|cond/);
+  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'cond', init: join(runs, 'nothing'), steps: 1 }), /no checkpoint there/);
+  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', init: mllmRunDir(runs, 'edit'), steps: 4 }), /cannot start from itself/);
+  await trainMllm({ data, runs, stage: 'instruct', task: 'cond', init: mllmRunDir(runs, 'edit'), inputResidual: true, steps: 0, batch: 2, progress: false });
+  const cond = loadTrainedMllm(mllmRunDir(runs, 'cond'));
+  assert.equal(cond.config.inputResidual, true);
+  assert.ok(cond.slot_embedding, 'the slot embedding comes with the weights started from');
+  assert.ok(cond.regression_head.parameters().every((p) => p.toArray().every((v) => v === 0)), 'the head starts at zero');
+  const condParts = samplesToParts(drawSamples(world, 'cond', 'val', 1, 'e'), tok, encoder, world)[0];
+  const at = condParts.findIndex((p) => p.kind === 'image' && p.role === 'target');
+  const inputOf = condParts.find((p) => p.kind === 'image' && p.role === 'input') as { features: T.Tensor };
+  const copied = cond.generateImage([...condParts.slice(0, at - 1), { ...(condParts[at - 1] as { kind: 'tokens'; ids: number[]; loss: boolean }), ids: (condParts[at - 1] as { ids: number[] }).ids.slice(0, -1) }], { upToScale: 4 });
+  assert.deepEqual(Array.from(copied[4]!.toArray()), Array.from(inputOf.features.narrow(0, 0, 1).toArray()), 'at the start generation returns the input');
 });

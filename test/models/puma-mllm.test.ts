@@ -12,18 +12,18 @@ import * as T from '../../src/tensor/index.js';
 const C = 8, V = 40;
 const TOK = { bos: 1, eos: 2, imgStart: 3, imgEnd: 4, pad: 0 };
 
-function tinyConfig(slotEmbedding = false): Readonly<MllmConfig> {
+function tinyConfig(slotEmbedding = false, inputResidual = false): Readonly<MllmConfig> {
   const llm = llamaConfig({
     vocab_size: V, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4,
     num_key_value_heads: 2, max_position_embeddings: 1024, rope_theta: 10000, rms_norm_eps: 1e-5,
     bos_token_id: TOK.bos, eos_token_id: TOK.eos,
   });
-  return Object.freeze({ llm, featureDim: C, projector: 'mlp2x_gelu' as const, tokens: TOK, slotEmbedding });
+  return Object.freeze({ llm, featureDim: C, projector: 'mlp2x_gelu' as const, tokens: TOK, slotEmbedding, inputResidual });
 }
 
-function tinyModel(seed = 0, slotEmbedding = false): PumaMLLM {
+function tinyModel(seed = 0, slotEmbedding = false, inputResidual = false): PumaMLLM {
   T.manualSeed(seed);
-  return new PumaMLLM(tinyConfig(slotEmbedding));
+  return new PumaMLLM(tinyConfig(slotEmbedding, inputResidual));
 }
 
 /** Random features [341, C] whose coarse scales are distinct (kept across tidy scopes). */
@@ -215,6 +215,27 @@ test('slot embedding: teacher-forced regression equals generation with the KV ca
   assert.throws(() => old.loadStateDict(m.stateDict()), /unexpected:\n  slot_embedding\.weight/);
 });
 
+test('input residual: a target after an input image is the input plus the head, in training and in generation', () => {
+  const plain = tinyModel(12), res = tinyModel(12, false, true);
+  const input = features(51), f = features(52), parts = edit(input, [7], f);
+  const a = T.noGrad(() => plain.featurePredictions(plain.forwardTeacher([parts]))!.pred.toArray());
+  const b = T.noGrad(() => res.featurePredictions(res.forwardTeacher([parts]))!.pred.toArray());
+  const x = input.toArray();
+  b.forEach((v, i) => assert.ok(Math.abs(v - a[i] - x[i]) < 1e-5, `slot value ${i}`));
+  // text-to-image has no input image: no residual
+  const t = t2i([5], f);
+  rowsClose(T.noGrad(() => res.featurePredictions(res.forwardTeacher([t]))!.pred.toArray()),
+    T.noGrad(() => plain.featurePredictions(plain.forwardTeacher([t]))!.pred.toArray()), 1e-6, 't2i');
+  // teacher-forced = generation fed the same features (to ~1e-3: the 690-position sequence accumulates float32 rounding
+  // differently with and without the cache, the plain model as much); with the head at zero generation copies the input
+  const prefix = parts.slice(0, 3);
+  const fed = res.generateImage(prefix, { feed: splitCoarseToFine(f.unsqueeze(0)) }), teacher = splitCoarseToFine(T.fromArray(b, [1, IMAGE_SLOTS, C]));
+  for (let k = 0; k < 5; k++) rowsClose(fed[k]!.toArray(), teacher[k].contiguous().toArray(), 1e-3, `fed f${k}`);
+  for (const p of res.regression_head.parameters()) p.data.fill(0);
+  const copy = res.generateImage(prefix), want = splitCoarseToFine(input.unsqueeze(0));
+  for (let k = 0; k < 5; k++) rowsClose(copy[k]!.toArray(), want[k].contiguous().toArray(), 0, `copy f${k}`);
+});
+
 test('generateImage stops after the requested scale', () => {
   const m = tinyModel(5);
   const all = m.generateImage([5, 6]);
@@ -263,6 +284,8 @@ test('config round-trips through its JSON', () => {
   assert.equal(back.llm.numKeyValueHeads, 2);
   assert.equal(back.featureDim, C);
   assert.equal(back.slotEmbedding, false);
+  assert.equal(back.inputResidual, false);
+  assert.equal(mllmConfigFromJson(JSON.parse(JSON.stringify(mllmConfigJson(tinyConfig(false, true))))).inputResidual, true);
   assert.equal(mllmConfigFromJson(JSON.parse(JSON.stringify(mllmConfigJson(tinyConfig(true))))).slotEmbedding, true);
 });
 

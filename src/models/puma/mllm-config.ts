@@ -18,6 +18,12 @@ export interface MllmConfig {
    * being written can find the same slot of an input image. Default false.
    */
   slotEmbedding?: boolean;
+  /**
+   * A target image that follows an input image (editing, conditional generation) is regressed as
+   * that input's features plus the head's output, slot by slot (our addition, not in the paper;
+   * see PumaMLLM). Default false.
+   */
+  inputResidual?: boolean;
 }
 
 export interface MllmTokens { bos: number; eos: number; imgStart: number; imgEnd: number; pad: number }
@@ -33,14 +39,14 @@ export interface MllmTokens { bos: number; eos: number; imgStart: number; imgEnd
  * @example
  * const cfg = smallMllmConfig(tok.vocabSize, tok.special, 128);
  */
-export function smallMllmConfig(vocabSize: number, special: MllmTokens, featureDim = 128, slotEmbedding = false): Readonly<MllmConfig> {
+export function smallMllmConfig(vocabSize: number, special: MllmTokens, featureDim = 128, additions: { slotEmbedding?: boolean; inputResidual?: boolean } = {}): Readonly<MllmConfig> {
   const llm = llamaConfig({
     vocab_size: vocabSize, hidden_size: 256, intermediate_size: 688, num_hidden_layers: 4,
     num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 1024, rms_norm_eps: 1e-5,
     rope_theta: 10000, bos_token_id: special.bos, eos_token_id: special.eos, tie_word_embeddings: false,
   });
   const { bos, eos, imgStart, imgEnd, pad } = special;
-  return Object.freeze({ llm, featureDim, projector: 'mlp2x_gelu' as const, tokens: Object.freeze({ bos, eos, imgStart, imgEnd, pad }), slotEmbedding });
+  return Object.freeze({ llm, featureDim, projector: 'mlp2x_gelu' as const, tokens: Object.freeze({ bos, eos, imgStart, imgEnd, pad }), slotEmbedding: additions.slotEmbedding ?? false, inputResidual: additions.inputResidual ?? false });
 }
 
 /** The config as saved beside the weights (transformers-style snake_case for the LLaMA part). */
@@ -54,6 +60,7 @@ export function mllmConfigJson(c: Readonly<MllmConfig>): Record<string, unknown>
     image_end_token_id: c.tokens.imgEnd,
     pad_token_id: c.tokens.pad,
     ...(c.slotEmbedding ? { slot_embedding: true } : {}),
+    ...(c.inputResidual ? { input_residual: true } : {}),
     text_config: {
       model_type: 'llama', vocab_size: l.vocabSize, hidden_size: l.hiddenSize, intermediate_size: l.intermediateSize,
       num_hidden_layers: l.numHiddenLayers, num_attention_heads: l.numAttentionHeads,
@@ -69,7 +76,9 @@ export function mllmConfigFromJson(raw: Record<string, unknown>): Readonly<MllmC
   if (raw.model_type !== 'puma_mllm') throw new Error(`not a PUMA MLLM config (model_type ${String(raw.model_type)})`);
   const projector = raw.projector_type as ProjectorType;
   if (projector !== 'linear' && projector !== 'mlp2x_gelu') throw new Error(`unknown projector_type '${String(projector)}'`);
-  if (raw.slot_embedding !== undefined && typeof raw.slot_embedding !== 'boolean') throw new Error(`slot_embedding must be true or false, got ${String(raw.slot_embedding)}`);
+  for (const k of ['slot_embedding', 'input_residual']) {
+    if (raw[k] !== undefined && typeof raw[k] !== 'boolean') throw new Error(`${k} must be true or false, got ${String(raw[k])}`);
+  }
   const llm = llamaConfig(raw.text_config as Record<string, unknown>);
   const eos = Array.isArray(llm.eosTokenId) ? llm.eosTokenId[0] : llm.eosTokenId;
   return Object.freeze({
@@ -81,5 +90,6 @@ export function mllmConfigFromJson(raw: Record<string, unknown>): Readonly<MllmC
       imgEnd: raw.image_end_token_id as number, pad: raw.pad_token_id as number,
     }),
     slotEmbedding: raw.slot_embedding === true,
+    inputResidual: raw.input_residual === true,
   });
 }

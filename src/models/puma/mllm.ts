@@ -157,6 +157,9 @@ export interface ImageGeneration {
  * the same slot of an input image whatever the text between them, instead of finding it through
  * the slot written before (which drifts in free-running generation). It starts at zero, which is
  * the model without it, so weights saved without it load into it unchanged.
+ * With config.inputResidual a target image after an input image is regressed as the input's
+ * slot plus the head's output (our addition): "change nothing" is then the zero output, and a
+ * slot's error in free-running generation no longer carries the whole image but only the change.
  *
  * @example
  * const mllm = new PumaMLLM(smallMllmConfig(tok.vocabSize, tok.special, 128));
@@ -291,17 +294,30 @@ export class PumaMLLM extends Module {
 
   /** Regressed features [N, 341, C] of the target images (teacher forcing) and their true values. */
   featurePredictions(out: TeacherForward): { pred: Tensor; target: Tensor } | null {
-    const pieces: Tensor[] = [], targets: Tensor[] = [];
+    const pieces: Tensor[] = [], targets: Tensor[] = [], bases: (Tensor | null)[] = [];
     out.layouts.forEach((l, b) => {
-      for (const im of l.images) {
-        if (im.role !== 'target') continue;
+      l.images.forEach((im, j) => {
+        if (im.role !== 'target') return;
         // the state at [IMG] predicts slot 0, the state at slot i predicts slot i + 1
         pieces.push(out.hidden.narrow(0, b, 1).narrow(1, im.start - 1, IMAGE_SLOTS));
         targets.push(im.features.unsqueeze(0));
-      }
+        bases.push(this.residualBase(l.images.slice(0, j)));
+      });
     });
     if (!pieces.length) return null;
-    return { pred: this.regression_head.forward(cat(pieces, 0)), target: cat(targets, 0) };
+    let pred = this.regression_head.forward(cat(pieces, 0));
+    if (bases.some((x) => x)) {
+      const c = this.config.featureDim;
+      pred = pred.add(cat(bases.map((x) => (x ?? fromArray(new Float32Array(IMAGE_SLOTS * c), [IMAGE_SLOTS, c])).unsqueeze(0)), 0));
+    }
+    return { pred, target: cat(targets, 0) };
+  }
+
+  /** With inputResidual: the features [341, C] a target after these images adds its regression to (the last input image's), else null. */
+  private residualBase(before: readonly { role: 'input' | 'target'; features: Tensor }[]): Tensor | null {
+    if (!this.config.inputResidual) return null;
+    for (let j = before.length - 1; j >= 0; j--) if (before[j].role === 'input') return before[j].features;
+    return null;
   }
 
   /**
@@ -371,18 +387,24 @@ export class PumaMLLM extends Module {
     const feed = opts.feed ? keep(featureSlots(opts.feed)) : null;
     const caches = branches.map(() => new KVCache(this.config.llm.numHiddenLayers));
     const slots: Tensor[] = [];
+    // with inputResidual, each branch's regression of slot i adds slot i of its last input image
+    const bases = branches.map((parts) => this.residualBase(parts.flatMap((p) => (p.kind === 'image' ? [p] : []))));
+    const regress = (h: Tensor, b: number, i: number): Tensor => {
+      const f = this.regression_head.forward(h), base = bases[b];
+      return base ? f.add(base.narrow(0, i, 1).unsqueeze(0)) : f;
+    };
     // f = f_uncond + g (f_cond - f_uncond), both branches then read the same f
-    const predict = (hs: readonly Tensor[]): Tensor => tidy(() => {
-      const fc = this.regression_head.forward(hs[0]);
+    const predict = (hs: readonly Tensor[], i: number): Tensor => tidy(() => {
+      const fc = regress(hs[0], 0, i);
       if (hs.length === 1) return fc;
-      const fu = this.regression_head.forward(hs[1]);
+      const fu = regress(hs[1], 1, i);
       return fu.add(fc.sub(fu).mul(g));
     });
     try {
       noGrad(() => {
         let hs = branches.map((parts, b) => keep(tidy(() => this.lastHidden(this.embedSequences([layoutSequence(parts)], true), caches[b]))));
         for (let i = 0; i < total; i++) {
-          const f = keep(predict(hs));
+          const f = keep(predict(hs, i));
           slots.push(f);
           if (i + 1 === total) break;
           const next = hs.map((_, b) => keep(tidy(() => this.lastHidden(this.slotInput(feed && i < feedSlots ? feed.narrow(1, i, 1) : f, i), caches[b]))));

@@ -2,7 +2,7 @@
 // text-to-image and half as image-to-text (paper 3.3, 4.1); then instruction tuning, one run per
 // task family, from the pretrained checkpoint. Image features come from the frozen mini CLIP.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { renderRef, type ImageRef } from '../../data/derive.js';
 import { loadEmojiWorld, type EmojiWorld } from '../../data/emoji/world.js';
 import type { Split } from '../../data/emoji/meta.js';
@@ -15,7 +15,7 @@ import { CLIP_MEAN, CLIP_STD } from '../../io/image.js';
 import { writeConfigJson } from '../../io/config.js';
 import { coarseToFine, MultiGranularEncoder, SCALE_TOKENS } from '../../models/puma/encoder.js';
 import { EMOJI_SCALE_WEIGHTS, IMAGE_SLOTS, PumaMLLM, SCALE_OFFSETS, SCALE_WEIGHTS, type MllmPart } from '../../models/puma/mllm.js';
-import { mllmConfigFromJson, mllmConfigJson, smallMllmConfig } from '../../models/puma/mllm-config.js';
+import { mllmConfigFromJson, mllmConfigJson, smallMllmConfig, type MllmConfig } from '../../models/puma/mllm-config.js';
 import { AdamW } from '../../nn/optim.js';
 import { warmupCosine } from '../../nn/schedule.js';
 import * as T from '../../tensor/index.js';
@@ -43,8 +43,9 @@ export interface MllmRecipeOptions extends RecipeOptions {
   /**
    * instruct only: the stage whose weights a new run starts from; 'pretrain' (the paper) by
    * default. Starting edit or cond from 't2i' reuses a fine-scale regression already learned.
+   * A path to a run folder (anything with a '/') starts from that run instead.
    */
-  init?: 'pretrain' | MllmTask;
+  init?: 'pretrain' | MllmTask | string;
   /**
    * edit and cond only: the share of a target's feature slots read as the model's own
    * teacher-forced prediction instead of the true features (parallel scheduled sampling,
@@ -62,6 +63,13 @@ export interface MllmRecipeOptions extends RecipeOptions {
    * keeps what its config says when this is not given.
    */
   slotEmbedding?: boolean;
+  /**
+   * edit and cond: regress the target as the input image's features plus the head's output
+   * (PumaMLLM's inputResidual; our addition). A new run started (--init) from weights trained
+   * without it starts its head at zero, i.e. at "change nothing". A run keeps what its config
+   * says when this is not given.
+   */
+  inputResidual?: boolean;
 }
 
 /** The stages whose output is determined by their input image: free-running error is measured on them. */
@@ -73,15 +81,26 @@ export const SELF_FEED = { selfFeed: 0.75, selfFeedPasses: 2 } as const;
 /** The slot embedding's learning rate as a multiple of the backbone's. */
 const SLOT_LR_FACTOR = 5;
 
-/**
- * Whether a run has the slot embedding: as asked, or as its saved config says when not asked.
- * A run whose checkpoint has the table cannot drop it.
- */
-function runSlotEmbedding(dir: string, asked: boolean | undefined): boolean {
+/** The saved config of a run folder with a checkpoint, or null. */
+function savedMllmConfig(dir: string): Readonly<MllmConfig> | null {
   const p = join(dir, 'config.json');
-  const saved = existsSync(p) && latestCheckpoint(dir) ? mllmConfigFromJson(JSON.parse(readFileSync(p, 'utf8'))).slotEmbedding === true : false;
-  if (asked === false && saved) throw new Error(`${dir} was trained with the slot embedding; it cannot be dropped (start a new run)`);
-  return asked ?? saved;
+  return existsSync(p) && latestCheckpoint(dir) ? mllmConfigFromJson(JSON.parse(readFileSync(p, 'utf8'))) : null;
+}
+
+/**
+ * A run's additions to the paper's MLLM: as asked, or as its saved config (or, for a new run, the
+ * config of the run it starts from) says when not asked. A trained run keeps its slot embedding, and takes the input residual only from its start
+ * (its head would have to be relearned: start a new run with --init from it).
+ */
+function runAdditions(dir: string, o: MllmRecipeOptions, from: string | null): { slotEmbedding: boolean; inputResidual: boolean } {
+  const saved = savedMllmConfig(dir);
+  // a new run keeps the slot embedding of the weights it starts from
+  const had = { slotEmbedding: (saved ?? (from ? savedMllmConfig(from) : null))?.slotEmbedding === true, inputResidual: saved?.inputResidual === true };
+  if (o.slotEmbedding === false && had.slotEmbedding) throw new Error(`${dir} was trained with the slot embedding; it cannot be dropped (start a new run)`);
+  if (saved && o.inputResidual !== undefined && o.inputResidual !== had.inputResidual) {
+    throw new Error(`${dir} was trained ${had.inputResidual ? 'with' : 'without'} the input residual; start a new run (--init <that run folder>) to change it`);
+  }
+  return { slotEmbedding: o.slotEmbedding ?? had.slotEmbedding, inputResidual: o.inputResidual ?? had.inputResidual };
 }
 
 /** t2i's default caption dropout, the share diffusion models usually train their unconditional branch with. */
@@ -342,6 +361,7 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   const captionDropout = stage === 't2i' ? o.captionDropout ?? CAPTION_DROPOUT : 0;
   if (!(captionDropout >= 0 && captionDropout < 1)) throw new Error(`--caption-dropout must be in [0, 1), got ${o.captionDropout}`);
   if (o.selfFeed !== undefined && !IMAGE_TO_IMAGE.includes(stage as MllmTask)) throw new Error(`--self-feed is for --task ${IMAGE_TO_IMAGE.join('|')} only`);
+  if (o.inputResidual && !IMAGE_TO_IMAGE.includes(stage as MllmTask)) throw new Error(`--input-residual is for --task ${IMAGE_TO_IMAGE.join('|')} only`);
   const selfFeed = o.selfFeed ?? 0;
   if (!(selfFeed >= 0 && selfFeed <= 1)) throw new Error(`--self-feed must be in [0, 1], got ${o.selfFeed}`);
   const selfFeedPasses = o.selfFeedPasses ?? 1;
@@ -353,13 +373,17 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   const dir = mllmRunDir(o.runs, stage);
   const steps = o.steps ?? DEFAULT_STEPS[o.stage], B = o.batch ?? 8, seed = o.seed ?? 0;
   T.manualSeed(seed);
-  const slotEmbedding = runSlotEmbedding(dir, o.slotEmbedding);
-  const config = smallMllmConfig(tok.vocabSize, tok.special, encoder.featureDim, slotEmbedding);
+  const fromRun = init.includes('/');
+  const from = o.stage === 'instruct' ? (fromRun ? init : mllmRunDir(o.runs, init as 'pretrain' | MllmTask)) : null;
+  const { slotEmbedding, inputResidual } = runAdditions(dir, o, from);
+  const config = smallMllmConfig(tok.vocabSize, tok.special, encoder.featureDim, { slotEmbedding, inputResidual });
   const mllm = new PumaMLLM(config);
-  if (o.stage === 'instruct') {
-    const from = mllmRunDir(o.runs, init);
-    if (!latestCheckpoint(from)) throw new Error(`no ${init} MLLM in ${from}: run \`puma train mllm ${init === 'pretrain' ? '--stage pretrain' : `--stage instruct --task ${init}`}\` first`);
+  if (from) {
+    if (!latestCheckpoint(from)) throw new Error(fromRun ? `--init ${init}: no checkpoint there` : `no ${init} MLLM in ${from}: run \`puma train mllm ${init === 'pretrain' ? '--stage pretrain' : `--stage instruct --task ${init}`}\` first`);
+    if (resolve(from) === resolve(dir)) throw new Error(`--init ${init}: a run cannot start from itself`);
     loadRunWeights(from, { mllm });
+    // a head trained to write the target whole now writes the change: it starts at "change nothing"
+    if (inputResidual && !savedMllmConfig(from)?.inputResidual) T.noGrad(() => { for (const p of mllm.regression_head.parameters()) p.data.fill(0); });
   } else {
     mllm.setFeatureMean(featureMean(encoder, world));
   }
@@ -368,7 +392,7 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   mllm.scaleWeights = resolveScaleWeights(o.scaleWeights);
   mkdirSync(dir, { recursive: true });
   writeConfigJson(join(dir, 'config.json'), mllmConfigJson(config), {
-    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' ? { captionDropout } : {}), ...(o.stage === 'instruct' ? { init } : {}), ...(selfFeed ? { selfFeed, selfFeedPasses } : {}), ...(slotEmbedding ? { slotEmbedding, slotLr: SLOT_LR_FACTOR * lr.llm } : {}) },
+    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' ? { captionDropout } : {}), ...(o.stage === 'instruct' ? { init } : {}), ...(selfFeed ? { selfFeed, selfFeedPasses } : {}), ...(slotEmbedding ? { slotEmbedding, slotLr: SLOT_LR_FACTOR * lr.llm } : {}), ...(inputResidual ? { inputResidual } : {}) },
   });
   const adapters = [...mllm.projector.parameters(), ...mllm.regression_head.parameters()];
   const opt = new AdamW([
