@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { trainClip } from '../train/recipes/clip.js';
 import { trainVae } from '../train/recipes/vae.js';
 import { trainDecoder } from '../train/recipes/decoder.js';
-import { CAPTION_DROPOUT, MLLM_TASKS, SELF_FEED, trainMllm, type MllmTask } from '../train/recipes/mllm.js';
+import { CAPTION_DROPOUT, IMAGE_TO_IMAGE_RECIPE, MLLM_TASKS, trainMllm, type MllmTask } from '../train/recipes/mllm.js';
 import type { RecipeOptions } from '../train/recipes/common.js';
 import { importBundle } from '../pipelines/bundle.js';
 
@@ -102,7 +102,7 @@ export function registerTrainCommands(program: Command): void {
       for (const line of importBundle(bundle, f.runs)) process.stdout.write(`${line}\n`);
       process.stdout.write(`resume any stage with its command, e.g. 'puma train decoder --scale 4 --runs ${f.runs} --steps 5000' (steps count from 0, AdamW starts fresh)\n`);
     });
-  common(train.command('all').description('the whole recipe in order: clip, vae, decoders f0..f4, mllm pretrain, mllm instruct per task (edit and cond from t2i, self-fed)'))
+  common(train.command('all').description('the whole recipe in order: clip, vae, decoders f0..f4, mllm pretrain, mllm instruct per task (edit and cond from t2i, self-fed, with slot embedding and input residual)'))
     .action(async (f: TrainFlags) => {
       // --steps/--batch would mean different things per stage: each stage uses its own defaults.
       const o = { data: f.data, runs: f.runs, seed: f.seed };
@@ -111,11 +111,11 @@ export function registerTrainCommands(program: Command): void {
       report('vae', await trainVae(o));
       for (const k of [0, 4, 1, 2, 3]) report(`decoder f${k}`, await trainDecoder({ ...o, scale: k }));
       report('mllm pretrain', await trainMllm({ ...o, stage: 'pretrain' }));
-      // edit and cond start from the t2i stage, whose fine-scale regression they reuse, and train
-      // partly on their own predictions, so that generation does not drift (docs/PUMA.md)
+      // edit and cond start from the t2i stage, whose fine-scale regression they reuse, train
+      // partly on their own predictions, and regress the change to their input (docs/PUMA.md)
       for (const task of MLLM_TASKS) {
         const i2i = task === 'edit' || task === 'cond';
-        report(`mllm instruct ${task}`, await trainMllm({ ...o, stage: 'instruct', task, ...(i2i ? { init: 't2i', ...SELF_FEED } : {}) }));
+        report(`mllm instruct ${task}`, await trainMllm({ ...o, stage: 'instruct', task, ...(i2i ? IMAGE_TO_IMAGE_RECIPE : {}) }));
       }
       process.stdout.write(`all stages done in ${((performance.now() - t0) / 60000).toFixed(1)} min (this invocation)\n`);
     });

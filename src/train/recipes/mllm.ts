@@ -75,8 +75,11 @@ export interface MllmRecipeOptions extends RecipeOptions {
 /** The stages whose output is determined by their input image: free-running error is measured on them. */
 const IMAGE_TO_IMAGE: readonly MllmTask[] = ['edit', 'cond'];
 
-/** The self-feeding `puma train all` gives edit and cond (the shipped runs ended with it). */
-export const SELF_FEED = { selfFeed: 0.75, selfFeedPasses: 2 } as const;
+/**
+ * What `puma train all` gives edit and cond beyond the paper's recipe (docs/PUMA.md): start from
+ * the t2i stage, train partly on their own predictions, slot embedding, input residual.
+ */
+export const IMAGE_TO_IMAGE_RECIPE = { init: 't2i', selfFeed: 0.75, selfFeedPasses: 2, slotEmbedding: true, inputResidual: true } as const;
 
 /** The slot embedding's learning rate as a multiple of the backbone's. */
 const SLOT_LR_FACTOR = 5;
