@@ -46,7 +46,7 @@ export function smallMllmConfig(vocabSize: number, special: MllmTokens, featureD
     rope_theta: 10000, bos_token_id: special.bos, eos_token_id: special.eos, tie_word_embeddings: false,
   });
   const { bos, eos, imgStart, imgEnd, pad } = special;
-  return Object.freeze({ llm, featureDim, projector: 'mlp2x_gelu' as const, tokens: Object.freeze({ bos, eos, imgStart, imgEnd, pad }), slotEmbedding: additions.slotEmbedding ?? false, inputResidual: additions.inputResidual ?? false });
+  return Object.freeze({ llm, featureDim, projector: 'mlp2x_gelu' as const, tokens: Object.freeze({ bos, eos, imgStart, imgEnd, pad }), ...onlyTrue(additions) });
 }
 
 /** The config as saved beside the weights (transformers-style snake_case for the LLaMA part). */
@@ -89,7 +89,11 @@ export function mllmConfigFromJson(raw: Record<string, unknown>): Readonly<MllmC
       bos: llm.bosTokenId, eos, imgStart: raw.image_start_token_id as number,
       imgEnd: raw.image_end_token_id as number, pad: raw.pad_token_id as number,
     }),
-    slotEmbedding: raw.slot_embedding === true,
-    inputResidual: raw.input_residual === true,
+    ...onlyTrue({ slotEmbedding: raw.slot_embedding === true, inputResidual: raw.input_residual === true }),
   });
+}
+
+/** The additions that are on (a config without them is the paper's model, and compares equal to one written without them). */
+function onlyTrue(a: { slotEmbedding?: boolean; inputResidual?: boolean }): { slotEmbedding?: true; inputResidual?: true } {
+  return { ...(a.slotEmbedding ? { slotEmbedding: true } : {}), ...(a.inputResidual ? { inputResidual: true } : {}) };
 }

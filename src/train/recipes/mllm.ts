@@ -339,9 +339,9 @@ export function freeRunningError(mllm: PumaMLLM, samples: readonly (readonly Mll
 
 /** An MLLM with the weights of a run folder (its config.json and latest checkpoint). */
 export function loadTrainedMllm(dir: string): PumaMLLM {
-  const p = join(dir, 'config.json');
-  if (!existsSync(p)) throw new Error(`no MLLM in ${dir}: train it first (puma train mllm)`);
-  const mllm = new PumaMLLM(mllmConfigFromJson(JSON.parse(readFileSync(p, 'utf8'))));
+  const config = savedMllmConfig(dir);
+  if (!config) throw new Error(`no MLLM in ${dir}: train it first (puma train mllm)`);
+  const mllm = new PumaMLLM(config);
   loadRunWeights(dir, { mllm });
   return mllm.eval();
 }
