@@ -92,13 +92,14 @@ function savedMllmConfig(dir: string): Readonly<MllmConfig> | null {
 
 /**
  * A run's additions to the paper's MLLM: as asked, or as its saved config (or, for a new run, the
- * config of the run it starts from) says when not asked. A trained run keeps its slot embedding, and takes the input residual only from its start
- * (its head would have to be relearned: start a new run with --init from it).
+ * config of the run it starts from, `fromConfig`) says when not asked. A trained run keeps its
+ * slot embedding, and takes the input residual only from its start (its head would have to be
+ * relearned: start a new run with --init from it).
  */
-function runAdditions(dir: string, o: MllmRecipeOptions, from: string | null): { slotEmbedding: boolean; inputResidual: boolean } {
+function runAdditions(dir: string, o: MllmRecipeOptions, fromConfig: Readonly<MllmConfig> | null): { slotEmbedding: boolean; inputResidual: boolean } {
   const saved = savedMllmConfig(dir);
   // a new run keeps the slot embedding of the weights it starts from
-  const had = { slotEmbedding: (saved ?? (from ? savedMllmConfig(from) : null))?.slotEmbedding === true, inputResidual: saved?.inputResidual === true };
+  const had = { slotEmbedding: (saved ?? fromConfig)?.slotEmbedding === true, inputResidual: saved?.inputResidual === true };
   if (o.slotEmbedding === false && had.slotEmbedding) throw new Error(`${dir} was trained with the slot embedding; it cannot be dropped (start a new run)`);
   if (saved && o.inputResidual !== undefined && o.inputResidual !== had.inputResidual) {
     throw new Error(`${dir} was trained ${had.inputResidual ? 'with' : 'without'} the input residual; start a new run (--init <that run folder>) to change it`);
@@ -378,7 +379,8 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   T.manualSeed(seed);
   const fromRun = init.includes('/');
   const from = o.stage === 'instruct' ? (fromRun ? init : mllmRunDir(o.runs, init as 'pretrain' | MllmTask)) : null;
-  const { slotEmbedding, inputResidual } = runAdditions(dir, o, from);
+  const fromConfig = from ? savedMllmConfig(from) : null;
+  const { slotEmbedding, inputResidual } = runAdditions(dir, o, fromConfig);
   const config = smallMllmConfig(tok.vocabSize, tok.special, encoder.featureDim, { slotEmbedding, inputResidual });
   const mllm = new PumaMLLM(config);
   if (from) {
@@ -386,7 +388,7 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
     if (resolve(from) === resolve(dir)) throw new Error(`--init ${init}: a run cannot start from itself`);
     loadRunWeights(from, { mllm });
     // a head trained to write the target whole now writes the change: it starts at "change nothing"
-    if (inputResidual && !savedMllmConfig(from)?.inputResidual) T.noGrad(() => { for (const p of mllm.regression_head.parameters()) p.data.fill(0); });
+    if (inputResidual && !fromConfig?.inputResidual) T.noGrad(() => { for (const p of mllm.regression_head.parameters()) p.data.fill(0); });
   } else {
     mllm.setFeatureMean(featureMean(encoder, world));
   }
