@@ -79,7 +79,7 @@ export function registerTrainCommands(program: Command): void {
       if (v !== 'pretrain' && !(MLLM_TASKS as readonly string[]).includes(v) && !v.includes('/')) throw new Error(`--init must be pretrain, one of ${MLLM_TASKS.join(', ')} or a run folder, got '${v}'`);
       return v;
     })
-    .option('--self-feed <p>', 'edit/cond only: share of target slots read as the model\'s own prediction while training, so free-running generation meets inputs it was trained on (our addition; default 0)', (v) => {
+    .option('--self-feed <p>', 't2i/edit/cond: share of target slots read as the model\'s own prediction while training, so free-running generation meets inputs it was trained on (our addition; default 0)', (v) => {
       const n = Number(v);
       if (!(n >= 0 && n <= 1)) throw new Error(`--self-feed must be a number in [0, 1], got '${v}'`);
       return n;

@@ -165,8 +165,8 @@ test('puma train mllm: clear errors, then pretraining and instruction tuning run
   const evQa = evaluateMllm(mllm, [samplesToParts(drawSamples(world, 'understand', 'val', 2, 'e'), tok, encoder, world)]);
   assert.deepEqual(Object.keys(evQa), ['tokenAcc']);
   assert.ok(evQa.tokenAcc >= 0 && evQa.tokenAcc <= 1);
-  // --self-feed (edit and cond): targets read partly as the model's own predictions
-  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 't2i', selfFeed: 0.5, steps: 1 }), /--self-feed is for --task edit\|cond/);
+  // --self-feed (t2i, edit and cond): targets read partly as the model's own predictions
+  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'understand', selfFeed: 0.5, steps: 1 }), /--self-feed is for --task t2i\|edit\|cond/);
   await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', selfFeed: 1.5, steps: 1 }), /--self-feed must be in \[0, 1\]/);
   const editBatch = samplesToParts(drawSamples(world, 'edit', 'val', 2, 'e'), tok, encoder, world);
   const targetOf = (parts: typeof editBatch[0]) => parts.find((p) => p.kind === 'image' && p.role === 'target') as { features: T.Tensor; fed?: T.Tensor };
@@ -217,6 +217,12 @@ test('puma train mllm: clear errors, then pretraining and instruction tuning run
   const recipe = JSON.parse(readFileSync(join(mllmRunDir(runs, 'edit'), 'config.json'), 'utf8')).recipe;
   assert.equal(recipe.selfFeed, 0.5);
   assert.equal(recipe.selfFeedPasses, 1);
+  // t2i too: its run records the share; its val batches are written free-running as edit's are
+  const t2iSf = await trainMllm({ data, runs, stage: 'instruct', task: 't2i', selfFeed: 0.5, selfFeedPasses: 2, steps: 1, batch: 2, progress: false });
+  assert.ok(Number.isFinite(t2iSf.last.loss));
+  assert.equal(JSON.parse(readFileSync(join(mllmRunDir(runs, 't2i'), 'config.json'), 'utf8')).recipe.selfFeedPasses, 2);
+  const t2iFree = freeRunningError(edit, t2iBatch[0], base);
+  assert.ok(t2iFree.length === 5 && t2iFree.every((v) => Number.isFinite(v) && v > 0), String(t2iFree));
   // --slot-embedding added to a trained run: its weights load with the table at zero, the table trains, and the run keeps it
   const before = loadTrainedMllm(mllmRunDir(runs, 'edit'));
   assert.equal(before.slot_embedding, null);
