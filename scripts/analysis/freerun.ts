@@ -23,7 +23,8 @@ const n = Number(nArg), dk = Number(scaleArg);
 const world = loadEmojiWorld();
 const puma = loadPuma(dir);
 const { mllm, stage } = runDir ? { mllm: loadTrainedMllm(runDir), stage: runDir } : mllmFor(puma, task === 'edit' ? 'edit' : 'cond');
-const cases = imageToImageCases(world, task as 'edit', n, 0).map((s) => caseOf(world, s));
+const samples = imageToImageCases(world, task as 'edit', n, 0);
+const cases = samples.map((s) => caseOf(world, s));
 // fed-N: the true target fed for the coarse scales (f4..f_N+1), free-running from f_N on
 // parent-0: f0's slots read their parent f1 token (upsampled) instead of their own regression;
 // parent-10: f1's slots too (their parent f2 token)
@@ -78,9 +79,23 @@ for (const w of ways) {
 }
 const target = T.cat(cases.map((c) => c.target), 0).keep();
 const input = T.cat(cases.map((c) => c.input), 0).keep();
-console.log(`PSNR to the target, f${dk} decoded (1 seed):  the input image itself ${mean(psnr(input, target)).toFixed(2)} dB`);
+const inputPsnr = psnr(input, target);
+console.log(`PSNR to the target, f${dk} decoded (1 seed):  the input image itself ${mean(inputPsnr).toFixed(2)} dB`);
+const perCase: Record<string, number[]> = {};
 for (const w of [...ways, 'target'] as const) {
   const x = decodeMany(puma, dk, decodeIn[w]);
-  console.log(`  ${w.padEnd(6)} ${mean(psnr(x, target)).toFixed(2)} dB`);
+  perCase[w] = psnr(x, target);
+  console.log(`  ${w.padEnd(6)} ${mean(perCase[w]).toFixed(2)} dB`);
   x.dispose();
+}
+// edit: by kind of edit (style swap, tone add/remove/change, gender), does free-running move toward the target?
+if (task === 'edit') {
+  console.log(`By kind: cases, f${dk} MSE / spread free vs copy, f${dk} decoded free vs the input image as is (dB):`);
+  const kinds = [...new Set(samples.map((s) => String(s.meta.kind)))].sort();
+  for (const kind of kinds) {
+    const at = samples.flatMap((s, i) => (s.meta.kind === kind ? [i] : []));
+    const rel = (w: string) => mean(at.map((i) => err[w][i][dk])) / spread[dk];
+    const db = (xs: number[]) => mean(at.map((i) => xs[i])).toFixed(2);
+    console.log(`  ${kind.padEnd(12)} ${at.length}  ${rel('free').toFixed(3)} vs ${rel('copy').toFixed(3)}  ${db(perCase.free)} vs ${db(inputPsnr)}`);
+  }
 }
