@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { trainClip } from '../train/recipes/clip.js';
 import { trainVae } from '../train/recipes/vae.js';
 import { trainDecoder } from '../train/recipes/decoder.js';
-import { CAPTION_DROPOUT, IMAGE_TO_IMAGE_RECIPE, MLLM_TASKS, trainMllm, type MllmTask } from '../train/recipes/mllm.js';
+import { CAPTION_DROPOUT, MLLM_TASKS, TRAIN_ALL_ADDITIONS, trainMllm, type MllmTask } from '../train/recipes/mllm.js';
 import type { RecipeOptions } from '../train/recipes/common.js';
 import { importBundle } from '../pipelines/bundle.js';
 
@@ -102,7 +102,7 @@ export function registerTrainCommands(program: Command): void {
       for (const line of importBundle(bundle, f.runs)) process.stdout.write(`${line}\n`);
       process.stdout.write(`resume any stage with its command, e.g. 'puma train decoder --scale 4 --runs ${f.runs} --steps 5000' (steps count from 0, AdamW starts fresh)\n`);
     });
-  common(train.command('all').description('the whole recipe in order: clip, vae, decoders f0..f4, mllm pretrain, mllm instruct per task (edit and cond from t2i, self-fed, with slot embedding and input residual)'))
+  common(train.command('all').description('the whole recipe in order: clip, vae, decoders f0..f4, mllm pretrain, mllm instruct per task (t2i self-fed; edit and cond from t2i, self-fed, with slot embedding and input residual)'))
     .action(async (f: TrainFlags) => {
       // --steps/--batch would mean different things per stage: each stage uses its own defaults.
       const o = { data: f.data, runs: f.runs, seed: f.seed };
@@ -111,12 +111,9 @@ export function registerTrainCommands(program: Command): void {
       report('vae', await trainVae(o));
       for (const k of [0, 4, 1, 2, 3]) report(`decoder f${k}`, await trainDecoder({ ...o, scale: k }));
       report('mllm pretrain', await trainMllm({ ...o, stage: 'pretrain' }));
-      // edit and cond start from the t2i stage, whose fine-scale regression they reuse, train
-      // partly on their own predictions, and regress the change to their input (docs/PUMA.md)
-      for (const task of MLLM_TASKS) {
-        const i2i = task === 'edit' || task === 'cond';
-        report(`mllm instruct ${task}`, await trainMllm({ ...o, stage: 'instruct', task, ...(i2i ? IMAGE_TO_IMAGE_RECIPE : {}) }));
-      }
+      // t2i, edit and cond train partly on their own predictions; edit and cond start from the t2i
+      // stage, whose fine-scale regression they reuse, and regress the change to their input (docs/PUMA.md)
+      for (const task of MLLM_TASKS) report(`mllm instruct ${task}`, await trainMllm({ ...o, stage: 'instruct', task, ...TRAIN_ALL_ADDITIONS[task] }));
       process.stdout.write(`all stages done in ${((performance.now() - t0) / 60000).toFixed(1)} min (this invocation)\n`);
     });
 }

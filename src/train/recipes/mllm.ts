@@ -78,10 +78,16 @@ const IMAGE_TO_IMAGE: readonly MllmTask[] = ['edit', 'cond'];
 const WRITES_IMAGES: readonly MllmTask[] = ['t2i', ...IMAGE_TO_IMAGE];
 
 /**
- * What `puma train all` gives edit and cond beyond the paper's recipe (docs/PUMA.md): start from
- * the t2i stage, train partly on their own predictions, slot embedding, input residual.
+ * What `puma train all` gives each instruction task beyond the paper's recipe (docs/PUMA.md): t2i
+ * trains partly on its own predictions; edit and cond too, and start from the t2i stage, with the
+ * slot embedding and the input residual.
  */
-export const IMAGE_TO_IMAGE_RECIPE = { init: 't2i', selfFeed: 0.75, selfFeedPasses: 2, slotEmbedding: true, inputResidual: true } as const;
+export const TRAIN_ALL_ADDITIONS: Readonly<Record<MllmTask, Partial<MllmRecipeOptions>>> = {
+  t2i: { selfFeed: 0.75, selfFeedPasses: 2 },
+  edit: { init: 't2i', selfFeed: 0.75, selfFeedPasses: 2, slotEmbedding: true, inputResidual: true },
+  cond: { init: 't2i', selfFeed: 0.75, selfFeedPasses: 2, slotEmbedding: true, inputResidual: true },
+  understand: {},
+};
 
 /** The slot embedding's learning rate as a multiple of the backbone's. */
 const SLOT_LR_FACTOR = 5;
