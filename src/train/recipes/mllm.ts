@@ -72,7 +72,7 @@ export interface MllmRecipeOptions extends RecipeOptions {
   inputResidual?: boolean;
 }
 
-/** The stages whose output is determined by their input image: free-running error is measured on them. */
+/** The stages whose output is determined by their input image: the input residual applies. */
 const IMAGE_TO_IMAGE: readonly MllmTask[] = ['edit', 'cond'];
 /** The stages whose target image generation writes slot after slot: self-feed and the free-running val error apply. */
 const WRITES_IMAGES: readonly MllmTask[] = ['t2i', ...IMAGE_TO_IMAGE];
@@ -82,10 +82,12 @@ const WRITES_IMAGES: readonly MllmTask[] = ['t2i', ...IMAGE_TO_IMAGE];
  * trains partly on its own predictions; edit and cond too, and start from the t2i stage, with the
  * slot embedding and the input residual.
  */
+const SELF_FED = { selfFeed: 0.75, selfFeedPasses: 2 } as const;
+const IMAGE_TO_IMAGE_ADDITIONS = { ...SELF_FED, init: 't2i', slotEmbedding: true, inputResidual: true } as const;
 export const TRAIN_ALL_ADDITIONS: Readonly<Record<MllmTask, Partial<MllmRecipeOptions>>> = {
-  t2i: { selfFeed: 0.75, selfFeedPasses: 2 },
-  edit: { init: 't2i', selfFeed: 0.75, selfFeedPasses: 2, slotEmbedding: true, inputResidual: true },
-  cond: { init: 't2i', selfFeed: 0.75, selfFeedPasses: 2, slotEmbedding: true, inputResidual: true },
+  t2i: SELF_FED,
+  edit: IMAGE_TO_IMAGE_ADDITIONS,
+  cond: IMAGE_TO_IMAGE_ADDITIONS,
   understand: {},
 };
 
