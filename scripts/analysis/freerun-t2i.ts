@@ -14,6 +14,7 @@ import { encodeScales, prepareImage } from '../../src/pipelines/reconstruct.js';
 import { loadTrainedMllm } from '../../src/train/recipes/mllm.js';
 import { decodeMany, mean } from '../../src/eval/common.js';
 import { psnr } from '../../src/eval/metrics.js';
+import { printRelativeErrors, targetSpread } from './feature-error.js';
 import * as T from '../../src/tensor/index.js';
 
 const [dir = 'models/puma-emoji', split = 'train', nArg = '16', scaleArg = '0', runDir] = process.argv.slice(2);
@@ -44,12 +45,9 @@ samples.forEach((s, i) => {
   process.stderr.write(`\rt2i ${split}: MLLM ${i + 1}/${samples.length} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 });
 process.stderr.write('\n');
-const spread = [0, 1, 2, 3, 4].map((k) => T.tidy(() => {
-  const all = T.cat(targets.map((t) => t[k]), 0);
-  return all.sub(all.mean(0, true)).square().mean().item();
-}));
+const spread = targetSpread(targets);
 console.log(`t2i ${split} (${stage}), ${samples.length} samples. Feature MSE / spread of the targets, f4..f0:`);
-for (const w of ways) console.log(`  ${w.padEnd(5)} ${[4, 3, 2, 1, 0].map((k) => (mean(err[w].map((e) => e[k])) / spread[k]).toFixed(3)).join(' / ')}`);
+printRelativeErrors(err, ways, spread);
 const target = T.cat(images, 0).keep();
 console.log(`PSNR to the true image, f${dk} decoded (1 seed):`);
 for (const w of [...ways, 'target'] as const) {

@@ -16,6 +16,7 @@ import { instructionParts } from '../../src/models/puma/mllm-prompt.js';
 import { imageToImageCases, caseOf } from '../../src/eval/image-to-image.js';
 import { decodeMany, mean } from '../../src/eval/common.js';
 import { psnr } from '../../src/eval/metrics.js';
+import { printRelativeErrors, targetSpread } from './feature-error.js';
 import * as T from '../../src/tensor/index.js';
 
 const [dir = 'models/puma-emoji', task = 'edit', nArg = '16', scaleArg = '0', runDir] = process.argv.slice(2);
@@ -67,16 +68,9 @@ cases.forEach((c, i) => {
   process.stderr.write(`\r${task}: MLLM ${i + 1}/${cases.length} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 });
 process.stderr.write('\n');
-// the spread of the targets: MSE of predicting every case by the cases' mean target
-const spread = [0, 1, 2, 3, 4].map((k) => T.tidy(() => {
-  const all = T.cat(targets.map((t) => t[k]), 0);
-  return all.sub(all.mean(0, true)).square().mean().item();
-}));
+const spread = targetSpread(targets);
 console.log(`${task} (${stage}), ${cases.length} test cases. Feature MSE / spread of the targets, f4..f0:`);
-for (const w of ways) {
-  const rel = [4, 3, 2, 1, 0].map((k) => mean(err[w].map((e) => e[k])) / spread[k]);
-  console.log(`  ${w.padEnd(5)} ${rel.map((r) => r.toFixed(3)).join(' / ')}`);
-}
+printRelativeErrors(err, ways, spread);
 const target = T.cat(cases.map((c) => c.target), 0).keep();
 const input = T.cat(cases.map((c) => c.input), 0).keep();
 const inputPsnr = psnr(input, target);
