@@ -48,7 +48,7 @@ cases.forEach((c, i) => {
   T.tidy(() => {
     const src = encodeScales(puma, c.input), tgt = encodeScales(puma, c.target);
     const slots = coarseToFine(src).reshape([IMAGE_SLOTS, -1]);
-    const parts = instructionParts(puma.tokenizer, slots, c.text);
+    const parts = instructionParts(puma.tokenizer, slots, c.text, task === 'canny');
     const free = mllm.generateImage(parts, { upToScale: 0 });
     const fed = mllm.generateImage(parts, { upToScale: 0, feed: tgt });
     const coarse = (k: number) => mllm.generateImage(parts, { upToScale: 0, feed: tgt, feedSlots: SCALE_OFFSETS[k] });

@@ -84,7 +84,7 @@ export function evalImageToImage(
     opts.onProgress?.(`${task}: MLLM ${i + 1}/${cases.length}`);
     return T.tidy(() => {
       const slots = coarseToFine(encodeScales(model, c.input)).reshape([IMAGE_SLOTS, -1]);
-      const parts = instructionParts(model.tokenizer, slots, c.text);
+      const parts = instructionParts(model.tokenizer, slots, c.text, task === 'canny');
       return mllm.generateImage(parts, { upToScale: finest }).map((f) => f?.keep() ?? null);
     });
   });

@@ -27,5 +27,5 @@ export function cannyInput(image: Image, edges = false): Image {
  */
 export function canny2img(model: PumaModel, image: Image, caption: string, opts: CannyOptions = {}): ImageToImageResult {
   if (!caption.trim()) throw new Error('the prompt is empty');
-  return imageToImage(model, 'cond', cannyInput(image, opts.edges), conditionPrompt(COND.canny[0], { ...opts, caption }), opts);
+  return imageToImage(model, 'cond', cannyInput(image, opts.edges), conditionPrompt(COND.canny[0], { ...opts, caption }), opts, true);
 }

@@ -36,15 +36,16 @@ export function edit(model: PumaModel, image: Image, instruction: string, opts: 
 
 /**
  * `<s>[IMG]input[/IMG] text [IMG]` -> f4..f0 (down to the finest requested scale) -> images.
- * `source` is the model-size RGB image, `task` picks the instruction-tuned MLLM ('edit' or 'cond').
+ * `source` is the model-size RGB image, `task` picks the instruction-tuned MLLM ('edit' or 'cond');
+ * `edgeMap`: the source is an edge map (canny-to-image).
  */
-export function imageToImage(model: PumaModel, task: MllmTask, source: Image, text: string, opts: ImageTaskOptions = {}): ImageToImageResult {
+export function imageToImage(model: PumaModel, task: MllmTask, source: Image, text: string, opts: ImageTaskOptions = {}, edgeMap = false): ImageToImageResult {
   const scales = checkScales(model, opts.scales ?? FINE_SCALES);
   const { mllm, stage, note } = mllmFor(model, task);
   const x = prepareImage(source);
   // the source's 341 feature slots, coarse to fine: [1, 341, C] -> [341, C]
   const slots = T.tidy(() => coarseToFine(encodeScales(model, x)).reshape([IMAGE_SLOTS, -1]).keep());
-  const parts = instructionParts(model.tokenizer, slots, text);
+  const parts = instructionParts(model.tokenizer, slots, text, edgeMap);
   opts.onProgress?.(`MLLM (${stage}) writes f4..f${Math.min(...scales)}`);
   const features = mllm.generateImage(parts, { upToScale: Math.min(...scales) });
   slots.dispose();

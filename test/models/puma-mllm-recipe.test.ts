@@ -87,6 +87,17 @@ test('features enter coarse to fine: the f4 slot is the mean of the 256 f0 slots
   }
 });
 
+test('samplesToParts marks canny inputs, and only them, as edge maps', () => {
+  const tok = runTokenizer(world, runs);
+  T.manualSeed(1);
+  const encoder = new MultiGranularEncoder(buildMiniClip(tok).freeze().eval().vision_model);
+  const samples = drawSamples(world, 'cond', 'train', 12, 'c');
+  const inputs = samplesToParts(samples, tok, encoder, world).map((p) => p.find((x) => x.kind === 'image' && x.role === 'input'));
+  const canny = samples.map((s) => s.segments.some((g) => g.kind === 'image' && g.ref.op === 'canny'));
+  assert.ok(canny.some((c) => c) && canny.some((c) => !c), `12 cond samples hold canny and other kinds: ${canny}`);
+  inputs.forEach((p, i) => assert.equal(p?.kind === 'image' && p.edgeMap === true, canny[i], `sample ${i}`));
+});
+
 test('questionParts and instructionParts write the prompts exactly as training saw them, up to the answer or target', () => {
   const tok = runTokenizer(world, runs);
   T.manualSeed(1);
@@ -242,6 +253,7 @@ test('puma train mllm: clear errors, then pretraining and instruction tuning run
   await trainMllm({ data, runs, stage: 'instruct', task: 'cond', init: mllmRunDir(runs, 'edit'), inputResidual: true, steps: 0, batch: 2, progress: false });
   const cond = loadTrainedMllm(mllmRunDir(runs, 'cond'));
   assert.equal(cond.config.inputResidual, true);
+  assert.equal(cond.config.residualSkipsEdgeMaps, true, 'a new residual run regresses canny targets whole');
   assert.ok(cond.slot_embedding, 'the slot embedding comes with the weights started from');
   assert.ok(cond.regression_head.parameters().every((p) => p.toArray().every((v) => v === 0)), 'the head starts at zero');
   const condParts = samplesToParts(drawSamples(world, 'cond', 'val', 1, 'e'), tok, encoder, world)[0];

@@ -236,6 +236,23 @@ test('input residual: a target after an input image is the input plus the head, 
   for (let k = 0; k < 5; k++) rowsClose(copy[k]!.toArray(), want[k].contiguous().toArray(), 0, `copy f${k}`);
 });
 
+test('residualSkipsEdgeMaps: an edge-map input is no residual base (only with the flag); other inputs still are', () => {
+  const plain = tinyModel(13), res = tinyModel(13, false, true);
+  const skips = (() => { T.manualSeed(13); return new PumaMLLM({ ...tinyConfig(false, true), residualSkipsEdgeMaps: true }); })();
+  const input = features(53), f = features(54), parts = edit(input, [7], f);
+  const edges = parts.map((p) => (p.kind === 'image' && p.role === 'input' ? { ...p, edgeMap: true } : p));
+  const pred = (m: PumaMLLM, ps: typeof parts) => T.noGrad(() => m.featurePredictions(m.forwardTeacher([ps]))!.pred.toArray());
+  rowsClose(pred(skips, edges), pred(plain, edges), 1e-6, 'edge map with the flag: no residual');
+  rowsClose(pred(res, edges), pred(res, parts), 0, 'edge map without the flag: the residual as before');
+  rowsClose(pred(skips, parts), pred(res, parts), 0, 'an image input with the flag: the residual');
+  // generation agrees: with the head at zero an edge-map prompt writes zeros, an image prompt copies its input
+  for (const p of skips.regression_head.parameters()) p.data.fill(0);
+  const zeros = skips.generateImage(edges.slice(0, 3), { upToScale: 2 });
+  for (const k of [2, 3, 4]) assert.ok(zeros[k]!.toArray().every((v) => v === 0), `f${k} zero`);
+  const copy = skips.generateImage(parts.slice(0, 3), { upToScale: 4 });
+  rowsClose(copy[4]!.toArray(), input.narrow(0, 0, 1).toArray(), 0, 'copy f4');
+});
+
 test('generateImage stops after the requested scale', () => {
   const m = tinyModel(5);
   const all = m.generateImage([5, 6]);
@@ -285,6 +302,9 @@ test('config round-trips through its JSON', () => {
   assert.equal(back.featureDim, C);
   assert.ok(!back.slotEmbedding && !back.inputResidual);
   assert.equal(mllmConfigFromJson(JSON.parse(JSON.stringify(mllmConfigJson(tinyConfig(false, true))))).inputResidual, true);
+  const skips = mllmConfigFromJson(JSON.parse(JSON.stringify(mllmConfigJson({ ...tinyConfig(false, true), residualSkipsEdgeMaps: true }))));
+  assert.equal(skips.residualSkipsEdgeMaps, true);
+  assert.equal(back.residualSkipsEdgeMaps, undefined);
   assert.equal(mllmConfigFromJson(JSON.parse(JSON.stringify(mllmConfigJson(tinyConfig(true))))).slotEmbedding, true);
 });
 

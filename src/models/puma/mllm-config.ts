@@ -24,6 +24,13 @@ export interface MllmConfig {
    * see PumaMLLM). Default false.
    */
   inputResidual?: boolean;
+  /**
+   * With inputResidual: an input that is an edge map (canny-to-image, MllmPart `edgeMap`) is no
+   * residual base; its target is regressed whole. Its features are far from the target's (about
+   * 10x the targets' spread at f4), so the residual would have to learn to undo them. Default
+   * false (runs trained before it existed regress canny as a change to the edge map).
+   */
+  residualSkipsEdgeMaps?: boolean;
 }
 
 export interface MllmTokens { bos: number; eos: number; imgStart: number; imgEnd: number; pad: number }
@@ -39,7 +46,7 @@ export interface MllmTokens { bos: number; eos: number; imgStart: number; imgEnd
  * @example
  * const cfg = smallMllmConfig(tok.vocabSize, tok.special, 128);
  */
-export function smallMllmConfig(vocabSize: number, special: MllmTokens, featureDim = 128, additions: { slotEmbedding?: boolean; inputResidual?: boolean } = {}): Readonly<MllmConfig> {
+export function smallMllmConfig(vocabSize: number, special: MllmTokens, featureDim = 128, additions: Additions = {}): Readonly<MllmConfig> {
   const llm = llamaConfig({
     vocab_size: vocabSize, hidden_size: 256, intermediate_size: 688, num_hidden_layers: 4,
     num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 1024, rms_norm_eps: 1e-5,
@@ -61,6 +68,7 @@ export function mllmConfigJson(c: Readonly<MllmConfig>): Record<string, unknown>
     pad_token_id: c.tokens.pad,
     ...(c.slotEmbedding ? { slot_embedding: true } : {}),
     ...(c.inputResidual ? { input_residual: true } : {}),
+    ...(c.residualSkipsEdgeMaps ? { residual_skips_edge_maps: true } : {}),
     text_config: {
       model_type: 'llama', vocab_size: l.vocabSize, hidden_size: l.hiddenSize, intermediate_size: l.intermediateSize,
       num_hidden_layers: l.numHiddenLayers, num_attention_heads: l.numAttentionHeads,
@@ -76,7 +84,7 @@ export function mllmConfigFromJson(raw: Record<string, unknown>): Readonly<MllmC
   if (raw.model_type !== 'puma_mllm') throw new Error(`not a PUMA MLLM config (model_type ${String(raw.model_type)})`);
   const projector = raw.projector_type as ProjectorType;
   if (projector !== 'linear' && projector !== 'mlp2x_gelu') throw new Error(`unknown projector_type '${String(projector)}'`);
-  for (const k of ['slot_embedding', 'input_residual']) {
+  for (const k of ['slot_embedding', 'input_residual', 'residual_skips_edge_maps']) {
     if (raw[k] !== undefined && typeof raw[k] !== 'boolean') throw new Error(`${k} must be true or false, got ${String(raw[k])}`);
   }
   const llm = llamaConfig(raw.text_config as Record<string, unknown>);
@@ -89,11 +97,14 @@ export function mllmConfigFromJson(raw: Record<string, unknown>): Readonly<MllmC
       bos: llm.bosTokenId, eos, imgStart: raw.image_start_token_id as number,
       imgEnd: raw.image_end_token_id as number, pad: raw.pad_token_id as number,
     }),
-    ...onlyTrue({ slotEmbedding: raw.slot_embedding === true, inputResidual: raw.input_residual === true }),
+    ...onlyTrue({ slotEmbedding: raw.slot_embedding === true, inputResidual: raw.input_residual === true, residualSkipsEdgeMaps: raw.residual_skips_edge_maps === true }),
   });
 }
 
 /** The additions that are on (a config without them is the paper's model, and compares equal to one written without them). */
-function onlyTrue(a: { slotEmbedding?: boolean; inputResidual?: boolean }): { slotEmbedding?: true; inputResidual?: true } {
-  return { ...(a.slotEmbedding ? { slotEmbedding: true } : {}), ...(a.inputResidual ? { inputResidual: true } : {}) };
+function onlyTrue(a: Additions): { [K in keyof Additions]?: true } {
+  return Object.fromEntries(Object.entries(a).filter(([, on]) => on === true));
 }
+
+/** Our additions to the paper's MLLM (all off by default). */
+type Additions = Pick<MllmConfig, 'slotEmbedding' | 'inputResidual' | 'residualSkipsEdgeMaps'>;

@@ -39,10 +39,14 @@ export function questionParts(tok: PumaTokenizer, features: Tensor, question: st
   ], tok, [features]);
 }
 
-/** The editing / conditional-generation prompt (`<s>[IMG]input[/IMG] text`) for generateImage. */
-export function instructionParts(tok: PumaTokenizer, features: Tensor, text: string): MllmPart[] {
-  return promptParts([
+/**
+ * The editing / conditional-generation prompt (`<s>[IMG]input[/IMG] text`) for generateImage;
+ * `edgeMap` marks the input as an edge map (canny-to-image, see MllmConfig.residualSkipsEdgeMaps).
+ */
+export function instructionParts(tok: PumaTokenizer, features: Tensor, text: string, edgeMap = false): MllmPart[] {
+  const parts = promptParts([
     { kind: 'image', ref: { image: 0 }, role: 'input' },
     { kind: 'text', text: ` ${text} `, loss: false },
   ], tok, [features]);
+  return edgeMap ? parts.map((p) => (p.kind === 'image' ? { ...p, edgeMap } : p)) : parts;
 }

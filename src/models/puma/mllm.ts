@@ -37,7 +37,7 @@ export const EMOJI_SCALE_WEIGHTS: readonly number[] = [1, 1, 2, 4, 8];
  */
 export type MllmPart =
   | { kind: 'tokens'; ids: readonly number[]; loss: boolean }
-  | { kind: 'image'; features: Tensor; role: 'input' | 'target'; fed?: Tensor };
+  | { kind: 'image'; features: Tensor; role: 'input' | 'target'; fed?: Tensor; edgeMap?: boolean };
 
 /** Where everything sits in one sequence. */
 export interface SequenceLayout {
@@ -47,7 +47,7 @@ export interface SequenceLayout {
   /** Positions whose token carries loss (each predicted from the position before it). */
   lossPositions: number[];
   /** Images by their first feature slot; a target's slot i is predicted from position start - 1 + i. */
-  images: { start: number; role: 'input' | 'target'; features: Tensor; fed?: Tensor }[];
+  images: { start: number; role: 'input' | 'target'; features: Tensor; fed?: Tensor; edgeMap?: boolean }[];
 }
 
 /**
@@ -77,7 +77,7 @@ export function layoutSequence(parts: readonly MllmPart[]): SequenceLayout {
       if (p.fed && (p.fed.ndim !== p.features.ndim || !p.fed.shape.every((d, i) => d === p.features.shape[i]))) {
         throw new RangeError(`fed features must be shaped as the features, [${p.features.shape.join(', ')}], got [${p.fed.shape.join(', ')}]`);
       }
-      images.push({ start: at, role: p.role, features: p.features, fed: p.fed });
+      images.push({ start: at, role: p.role, features: p.features, fed: p.fed, edgeMap: p.edgeMap });
       at += IMAGE_SLOTS;
     }
   }
@@ -313,10 +313,17 @@ export class PumaMLLM extends Module {
     return { pred, target: cat(targets, 0) };
   }
 
-  /** With inputResidual: the features [341, C] a target after these images adds its regression to (the last input image's), else null. */
-  private residualBase(before: readonly { role: 'input' | 'target'; features: Tensor }[]): Tensor | null {
+  /**
+   * With inputResidual: the features [341, C] a target after these images adds its regression to
+   * (the last input image's), else null; null too when that input is an edge map and the config
+   * has residualSkipsEdgeMaps.
+   */
+  private residualBase(before: readonly { role: 'input' | 'target'; features: Tensor; edgeMap?: boolean }[]): Tensor | null {
     if (!this.config.inputResidual) return null;
-    for (let j = before.length - 1; j >= 0; j--) if (before[j].role === 'input') return before[j].features;
+    for (let j = before.length - 1; j >= 0; j--) {
+      if (before[j].role !== 'input') continue;
+      return before[j].edgeMap && this.config.residualSkipsEdgeMaps ? null : before[j].features;
+    }
     return null;
   }
 

@@ -106,7 +106,7 @@ function savedMllmConfig(dir: string): Readonly<MllmConfig> | null {
  * slot embedding, and takes the input residual only from its start (its head would have to be
  * relearned: start a new run with --init from it).
  */
-function runAdditions(dir: string, o: MllmRecipeOptions, fromConfig: Readonly<MllmConfig> | null): { slotEmbedding: boolean; inputResidual: boolean } {
+function runAdditions(dir: string, o: MllmRecipeOptions, fromConfig: Readonly<MllmConfig> | null): { slotEmbedding: boolean; inputResidual: boolean; residualSkipsEdgeMaps: boolean } {
   const saved = savedMllmConfig(dir);
   // a new run keeps the slot embedding of the weights it starts from
   const had = { slotEmbedding: (saved ?? fromConfig)?.slotEmbedding === true, inputResidual: saved?.inputResidual === true };
@@ -114,7 +114,10 @@ function runAdditions(dir: string, o: MllmRecipeOptions, fromConfig: Readonly<Ml
   if (saved && o.inputResidual !== undefined && o.inputResidual !== had.inputResidual) {
     throw new Error(`${dir} was trained ${had.inputResidual ? 'with' : 'without'} the input residual; start a new run (--init <that run folder>) to change it`);
   }
-  return { slotEmbedding: o.slotEmbedding ?? had.slotEmbedding, inputResidual: o.inputResidual ?? had.inputResidual };
+  const inputResidual = o.inputResidual ?? had.inputResidual;
+  // edge maps are no residual base in new runs; a resumed run keeps what it was trained with
+  const residualSkipsEdgeMaps = inputResidual && (saved ? saved.residualSkipsEdgeMaps === true : true);
+  return { slotEmbedding: o.slotEmbedding ?? had.slotEmbedding, inputResidual, residualSkipsEdgeMaps };
 }
 
 /** t2i's default caption dropout, the share diffusion models usually train their unconditional branch with. */
@@ -200,7 +203,10 @@ export function samplesToParts(samples: readonly Sample[], tok: PumaTokenizer, e
   const refs = seqs.flatMap((parts) => parts.flatMap((p) => (p.kind === 'image' ? [p.ref] : [])));
   const feats = encodeRefs(encoder, world, refs);
   let n = 0;
-  return seqs.map((parts) => parts.map((p): MllmPart => (p.kind === 'image' ? { kind: 'image', features: feats[n++], role: p.role } : p)));
+  return seqs.map((parts) => parts.map((p): MllmPart => {
+    if (p.kind !== 'image') return p;
+    return { kind: 'image', features: feats[n++], role: p.role, ...(p.ref.op === 'canny' ? { edgeMap: true } : {}) };
+  }));
 }
 
 /** The same caption pair as text-to-image or (probability 0.5) image-to-text. */
@@ -390,8 +396,9 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   const fromRun = init.includes('/');
   const from = o.stage === 'instruct' ? (fromRun ? init : mllmRunDir(o.runs, init as 'pretrain' | MllmTask)) : null;
   const fromConfig = from ? savedMllmConfig(from) : null;
-  const { slotEmbedding, inputResidual } = runAdditions(dir, o, fromConfig);
-  const config = smallMllmConfig(tok.vocabSize, tok.special, encoder.featureDim, { slotEmbedding, inputResidual });
+  const additions = runAdditions(dir, o, fromConfig);
+  const { slotEmbedding, inputResidual } = additions;
+  const config = smallMllmConfig(tok.vocabSize, tok.special, encoder.featureDim, additions);
   const mllm = new PumaMLLM(config);
   if (from) {
     if (!latestCheckpoint(from)) throw new Error(fromRun ? `--init ${init}: no checkpoint there` : `no ${init} MLLM in ${from}: run \`puma train mllm ${init === 'pretrain' ? '--stage pretrain' : `--stage instruct --task ${init}`}\` first`);
