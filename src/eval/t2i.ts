@@ -1,7 +1,9 @@
 // Tables 2 and 6 of the paper on the emoji world: text-to-image from the held-out concepts' names.
 // Per scale: CLIP-I (generated vs the concept's ground-truth image), CLIP-T (generated vs the
 // prompt), diversity between two seeds (PSNR_d, and 1 - cosine of the image embeddings), and the
-// "5-scale Max" row: per prompt and seed, the scale the model's own CLIP scores highest.
+// "5-scale Max" row: per prompt and seed, the scale the model's own CLIP scores highest. Ours:
+// R@1 and R@5, whether the generated image is recognisably its concept, as image retrieval
+// among every held-out concept of the split (a concept scores its best-matching image).
 import type { EmojiWorld } from '../data/emoji/world.js';
 import { imageBatch } from '../data/batches.js';
 import { mllmFor, type MllmStage, type PumaModel } from '../pipelines/model.js';
@@ -10,8 +12,42 @@ import { bestScale, conceptImages, decodeMany, markdownTable, mean, pickRows, SC
 import { STANDIN, type EvalEncoder } from './encoder.js';
 import { psnr } from './metrics.js';
 
-export interface T2iRow { scale: string; clipI: number; clipT: number; psnrD: number; distD: number; prompts: number }
-export interface T2iResult { stage: MllmStage; note?: string; textGuidance: number; rows: T2iRow[] }
+export interface T2iRow { scale: string; clipI: number; clipT: number; psnrD: number; distD: number; r1: number; r5: number; prompts: number }
+export interface T2iResult { stage: MllmStage; note?: string; textGuidance: number; rows: T2iRow[]; concepts: number }
+
+/** Images of a split's concepts to retrieve from: their eval-CLIP embeddings and each one's concept. */
+export interface RetrievalSet { embeds: T.Tensor; concepts: readonly number[] }
+
+/** Every image of the split (each concept in both drawing styles where it has them), embedded. */
+export function retrievalSet(world: EmojiWorld, ev: EvalEncoder, split: 'val' | 'test'): RetrievalSet {
+  const imgs = world.imagesIn(split);
+  const embeds: T.Tensor[] = [];
+  for (let s = 0; s < imgs.length; s += 64) {
+    embeds.push(T.tidy(() => ev.images(imageBatch(world, imgs.slice(s, s + 64).map((i) => i.id), '01')).keep()));
+  }
+  const all = T.cat(embeds, 0).keep();
+  embeds.forEach((e) => e.dispose());
+  return { embeds: all, concepts: imgs.map((i) => i.concept) };
+}
+
+/**
+ * The rank (0 = first) of each image's concept when the set's concepts are ordered by their best
+ * image's cosine to it: rank < 1 is R@1, rank < 5 is R@5.
+ */
+export function conceptRanks(ev: EvalEncoder, x: T.Tensor, concepts: readonly number[], set: RetrievalSet): number[] {
+  if (concepts.length !== x.shape[0]) throw new RangeError(`${x.shape[0]} images but ${concepts.length} concepts`);
+  const sims = T.tidy(() => ev.images(x).matmul(set.embeds.transpose(0, 1)).toArray());
+  const n = set.concepts.length;
+  return concepts.map((want, i) => {
+    const best = new Map<number, number>();
+    for (let j = 0; j < n; j++) best.set(set.concepts[j], Math.max(best.get(set.concepts[j]) ?? -Infinity, sims[i * n + j]));
+    const mine = best.get(want);
+    if (mine === undefined) throw new RangeError(`concept ${want} has no image in the retrieval set`);
+    let rank = 0;
+    for (const v of best.values()) if (v > mine) rank++;
+    return rank;
+  });
+}
 
 /**
  * Generates every held-out concept's name (up to n) at every scale with seeds seed and seed + 1.
@@ -37,15 +73,20 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
   }));
   const row = (scale: string, a: T.Tensor, b: T.Tensor): T2iRow => {
     const ab = [a, b];
+    const ranks = ab.flatMap((x) => conceptRanks(ev, x, concepts, set));
     return {
       scale,
       clipI: mean(ab.flatMap((x) => ev.imageSimilarity(x, gt))),
       clipT: mean(ab.flatMap((x) => ev.textSimilarity(x, prompts))),
       psnrD: mean(psnr(a, b)),
       distD: 1 - mean(ev.imageSimilarity(a, b)),
+      r1: mean(ranks.map((r) => (r < 1 ? 1 : 0))),
+      r5: mean(ranks.map((r) => (r < 5 ? 1 : 0))),
       prompts: prompts.length,
     };
   };
+  const set = retrievalSet(world, ev, opts.split ?? 'test');
+  const concepts = items.map((i) => i.concept);
   const rows = scales.map((k, j) => row(`f${k}`, decoded[0][j], decoded[1][j]));
   if (scales.length > 1) {
     const picks = decoded.map((byScale) => pickRows(byScale, bestScale(model, byScale, prompts)));
@@ -55,12 +96,13 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
   decoded.flat().forEach((t) => t.dispose());
   feats.flat().forEach((t) => t?.dispose());
   gt.dispose();
-  return { stage, note, textGuidance: opts.textGuidance ?? 1, rows };
+  set.embeds.dispose();
+  return { stage, note, textGuidance: opts.textGuidance ?? 1, rows, concepts: new Set(set.concepts).size };
 }
 
 export function t2iTable(r: T2iResult): string {
   return markdownTable(
-    ['scale', `CLIP-I ${STANDIN}`, `CLIP-T ${STANDIN}`, 'PSNR_d (dB)', `1-cos_d ${STANDIN}`, 'prompts'],
-    r.rows.map((x) => [x.scale, x.clipI, x.clipT, +x.psnrD.toFixed(2), x.distD, String(x.prompts)]),
+    ['scale', `CLIP-I ${STANDIN}`, `CLIP-T ${STANDIN}`, 'PSNR_d (dB)', `1-cos_d ${STANDIN}`, `R@1 of ${r.concepts}`, `R@5 of ${r.concepts}`, 'prompts'],
+    r.rows.map((x) => [x.scale, x.clipI, x.clipT, +x.psnrD.toFixed(2), x.distD, x.r1, x.r5, String(x.prompts)]),
   );
 }

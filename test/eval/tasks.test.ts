@@ -9,7 +9,7 @@ import type { PumaTokenizer } from '../../src/data/tokenizer/tokenizer.js';
 import { bestScale, markdownTable, modelClipScores, pickRows } from '../../src/eval/common.js';
 import { EvalEncoder } from '../../src/eval/encoder.js';
 import { conditionalTable, editTable, evalImageToImage, imageToImageCases } from '../../src/eval/image-to-image.js';
-import { evalT2i, t2iTable } from '../../src/eval/t2i.js';
+import { conceptRanks, evalT2i, retrievalSet, t2iTable } from '../../src/eval/t2i.js';
 import { writeFigures } from '../../src/eval/figures.js';
 import { evalUnderstanding, normalizeAnswer, understandingTable } from '../../src/eval/understanding.js';
 import * as T from '../../src/tensor/index.js';
@@ -48,6 +48,23 @@ test('5-scale Max keeps, per item, the scale the model\'s own CLIP scores highes
   for (let i = 0; i < 4; i++) assert.deepEqual(rows.narrow(0, i, 1).toArray(), byScale[pick[i]].narrow(0, i, 1).toArray());
 });
 
+test('concept retrieval: a held-out image finds its own concept first; another concept ranks it lower', () => {
+  const ev = tinyEvalEncoder(tok);
+  const set = retrievalSet(world, ev, 'test');
+  const imgs = world.imagesIn('test');
+  assert.equal(set.embeds.shape[0], imgs.length);
+  const x = imageBatch(world, imgs.map((i) => i.id), '01');
+  const own = conceptRanks(ev, x, imgs.map((i) => i.concept), set);
+  assert.deepEqual(own, own.map(() => 0), 'an image is its own best match');
+  // naming the next image's concept instead: the true concept outranks it unless the two share an image look-alike
+  const shifted = conceptRanks(ev, x, imgs.map((_, i) => imgs[(i + 1) % imgs.length].concept), set);
+  const concepts = new Set(imgs.map((i) => i.concept)).size;
+  assert.ok(shifted.filter((r, i) => r > 0 || imgs[(i + 1) % imgs.length].concept === imgs[i].concept).length === imgs.length, String(shifted));
+  assert.ok(shifted.every((r) => r < concepts), `ranks below ${concepts}`);
+  assert.throws(() => conceptRanks(ev, x, [imgs[0].concept], set), /images but 1 concepts/);
+  assert.throws(() => conceptRanks(ev, x.narrow(0, 0, 1), [-1], set), /no image in the retrieval set/);
+});
+
 test('eval t2i: one row per decoder plus 5-scale Max, metrics in range, two seeds differ', () => {
   const puma = tinyPuma64(tok, [4, 0], ['pretrain']);
   const r = evalT2i(puma, world, tinyEvalEncoder(tok), { n: 2, steps: 1 });
@@ -56,10 +73,13 @@ test('eval t2i: one row per decoder plus 5-scale Max, metrics in range, two seed
   for (const x of r.rows) {
     assert.equal(x.prompts, 2);
     for (const v of [x.clipI, x.clipT]) assert.ok(v >= -1 - 1e-6 && v <= 1 + 1e-6, `cosine ${v}`);
+    for (const v of [x.r1, x.r5]) assert.ok(v >= 0 && v <= 1, `retrieval ${v}`);
+    assert.ok(x.r5 >= x.r1);
     assert.ok(Number.isFinite(x.psnrD) && x.psnrD < 80, 'seeds seed and seed + 1 decode differently');
   }
   assert.match(t2iTable(r), /\| 5-scale Max \|/);
   assert.match(t2iTable(r), /CLIP-T \[eval mini-CLIP\]/);
+  assert.match(t2iTable(r), new RegExp(`R@5 of ${r.concepts}`));
   assert.equal(r.textGuidance, 1);
   // the guidance is recorded with the result (its arithmetic is tested with the MLLM)
   assert.equal(evalT2i(puma, world, tinyEvalEncoder(tok), { n: 1, steps: 1, textGuidance: 3 }).textGuidance, 3);
