@@ -12,6 +12,7 @@ import { loadEmojiWorld } from '../../src/data/emoji/world.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
 import * as T from '../../src/tensor/index.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
+import { knownWordsTest } from '../../src/eval/common.js';
 import { join } from 'node:path';
 
 const [dir = 'models/puma-emoji', split = 'test', g = '1', runs = 'runs'] = process.argv.slice(2);
@@ -60,9 +61,7 @@ const classifier = (level: Level) => (v: Float32Array) => {
   return [...votes.entries()].sort((a, b) => b[1] - a[1])[0][0];
 };
 // held-out names all of whose words occur in some training label or tag: what composing known words can reach
-const words = (t: string) => t.toLowerCase().match(/[a-z]+/g) ?? [];
-const trainWords = new Set(trainImgs.flatMap((im) => [world.concepts[im.concept].label, ...world.concepts[im.concept].tags].flatMap(words)));
-const knownWords = (c: number) => words(world.concepts[c].label).every((w) => trainWords.has(w));
+const knownWords = knownWordsTest(world);
 const kindOf = Object.fromEntries(LEVELS.map((l) => [l, classifier(l)])) as Record<Level, (v: Float32Array) => string>;
 /** Accuracy averaged over the categories present (People & Body dominates the held-out concepts). */
 const balanced = (hits: { category: string; ok: boolean }[]) => {

@@ -8,12 +8,16 @@ import type { EmojiWorld } from '../data/emoji/world.js';
 import { imageBatch } from '../data/batches.js';
 import { mllmFor, type MllmStage, type PumaModel } from '../pipelines/model.js';
 import * as T from '../tensor/index.js';
-import { bestScale, conceptImages, decodeMany, markdownTable, mean, pickRows, SCALES_COARSE_FIRST, type EvalOptions } from './common.js';
+import { bestScale, conceptImages, decodeMany, knownWordsTest, markdownTable, mean, pickRows, SCALES_COARSE_FIRST, type EvalOptions } from './common.js';
 import { STANDIN, type EvalEncoder } from './encoder.js';
 import { psnr } from './metrics.js';
 
-export interface T2iRow { scale: string; clipI: number; clipT: number; psnrD: number; distD: number; r1: number; r5: number; prompts: number }
-export interface T2iResult { stage: MllmStage; note?: string; textGuidance: number; rows: T2iRow[]; concepts: number }
+export interface T2iRow {
+  scale: string; clipI: number; clipT: number; psnrD: number; distD: number;
+  /** Retrieval among the split's concepts, over all prompts and over names made only of training words (NaN if none). */
+  r1: number; r5: number; r5Known: number; prompts: number;
+}
+export interface T2iResult { stage: MllmStage; note?: string; textGuidance: number; rows: T2iRow[]; concepts: number; knownPrompts: number }
 
 /** Images of a split's concepts to retrieve from: their eval-CLIP embeddings and each one's concept. */
 export interface RetrievalSet { embeds: T.Tensor; concepts: readonly number[] }
@@ -82,11 +86,13 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
       distD: 1 - mean(ev.imageSimilarity(a, b)),
       r1: mean(ranks.map((r) => (r < 1 ? 1 : 0))),
       r5: mean(ranks.map((r) => (r < 5 ? 1 : 0))),
+      r5Known: known.some((k) => k) ? mean(ranks.filter((_, i) => known[i % known.length]).map((r) => (r < 5 ? 1 : 0))) : NaN,
       prompts: prompts.length,
     };
   };
   const set = retrievalSet(world, ev, opts.split ?? 'test');
   const concepts = items.map((i) => i.concept);
+  const known = concepts.map(knownWordsTest(world));
   const rows = scales.map((k, j) => row(`f${k}`, decoded[0][j], decoded[1][j]));
   if (scales.length > 1) {
     const picks = decoded.map((byScale) => pickRows(byScale, bestScale(model, byScale, prompts)));
@@ -97,12 +103,12 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
   feats.flat().forEach((t) => t?.dispose());
   gt.dispose();
   set.embeds.dispose();
-  return { stage, note, textGuidance: opts.textGuidance ?? 1, rows, concepts: new Set(set.concepts).size };
+  return { stage, note, textGuidance: opts.textGuidance ?? 1, rows, concepts: new Set(set.concepts).size, knownPrompts: known.filter((k) => k).length };
 }
 
 export function t2iTable(r: T2iResult): string {
   return markdownTable(
-    ['scale', `CLIP-I ${STANDIN}`, `CLIP-T ${STANDIN}`, 'PSNR_d (dB)', `1-cos_d ${STANDIN}`, `R@1 of ${r.concepts}`, `R@5 of ${r.concepts}`, 'prompts'],
-    r.rows.map((x) => [x.scale, x.clipI, x.clipT, +x.psnrD.toFixed(2), x.distD, x.r1, x.r5, String(x.prompts)]),
+    ['scale', `CLIP-I ${STANDIN}`, `CLIP-T ${STANDIN}`, 'PSNR_d (dB)', `1-cos_d ${STANDIN}`, `R@1 of ${r.concepts}`, `R@5 of ${r.concepts}`, `R@5, ${r.knownPrompts} names of known words`, 'prompts'],
+    r.rows.map((x) => [x.scale, x.clipI, x.clipT, +x.psnrD.toFixed(2), x.distD, x.r1, x.r5, x.r5Known, String(x.prompts)]),
   );
 }

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { imageBatch } from '../../src/data/batches.js';
 import type { EmojiWorld } from '../../src/data/emoji/world.js';
 import type { PumaTokenizer } from '../../src/data/tokenizer/tokenizer.js';
-import { bestScale, markdownTable, modelClipScores, pickRows } from '../../src/eval/common.js';
+import { bestScale, knownWordsTest, markdownTable, modelClipScores, pickRows } from '../../src/eval/common.js';
 import { EvalEncoder } from '../../src/eval/encoder.js';
 import { conditionalTable, editTable, evalImageToImage, imageToImageCases } from '../../src/eval/image-to-image.js';
 import { conceptRanks, evalT2i, retrievalSet, t2iTable } from '../../src/eval/t2i.js';
@@ -65,6 +65,13 @@ test('concept retrieval: a held-out image finds its own concept first; another c
   assert.throws(() => conceptRanks(ev, x.narrow(0, 0, 1), [-1], set), /no image in the retrieval set/);
 });
 
+test('knownWordsTest: a name is known when every word is in some training label or tag', () => {
+  const concepts = [{ label: 'Red apple', tags: ['fruit'] }, { label: 'blue heart', tags: [] }, { label: 'green fruit', tags: [] }, { label: 'red heart', tags: [] }, { label: 'pineapple', tags: [] }];
+  const imagesIn = (split: string) => (split === 'train' ? [{ concept: 0 }, { concept: 1 }] : [{ concept: 2 }, { concept: 3 }, { concept: 4 }]);
+  const known = knownWordsTest({ concepts, imagesIn } as unknown as Parameters<typeof knownWordsTest>[0]);
+  assert.deepEqual([0, 1, 2, 3, 4].map(known), [true, true, false, true, false]);
+});
+
 test('eval t2i: one row per decoder plus 5-scale Max, metrics in range, two seeds differ', () => {
   const puma = tinyPuma64(tok, [4, 0], ['pretrain']);
   const r = evalT2i(puma, world, tinyEvalEncoder(tok), { n: 2, steps: 1 });
@@ -74,6 +81,7 @@ test('eval t2i: one row per decoder plus 5-scale Max, metrics in range, two seed
     assert.equal(x.prompts, 2);
     for (const v of [x.clipI, x.clipT]) assert.ok(v >= -1 - 1e-6 && v <= 1 + 1e-6, `cosine ${v}`);
     for (const v of [x.r1, x.r5]) assert.ok(v >= 0 && v <= 1, `retrieval ${v}`);
+    assert.ok(r.knownPrompts > 0 ? x.r5Known >= 0 && x.r5Known <= 1 : Number.isNaN(x.r5Known), `known-word retrieval ${x.r5Known}`);
     assert.ok(x.r5 >= x.r1);
     assert.ok(Number.isFinite(x.psnrD) && x.psnrD < 80, 'seeds seed and seed + 1 decode differently');
   }
