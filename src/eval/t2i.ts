@@ -75,6 +75,9 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
     opts.onProgress?.(`t2i: decoding f${k} seed ${s}`);
     return decodeMany(model, k, feats.map((f) => f[k]!), { ...opts, seed: s });
   }));
+  const set = retrievalSet(world, ev, opts.split ?? 'test');
+  const concepts = items.map((i) => i.concept);
+  const known = concepts.map(knownWordsTest(world));
   const row = (scale: string, a: T.Tensor, b: T.Tensor): T2iRow => {
     const ab = [a, b];
     const ranks = ab.flatMap((x) => conceptRanks(ev, x, concepts, set));
@@ -90,9 +93,6 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
       prompts: prompts.length,
     };
   };
-  const set = retrievalSet(world, ev, opts.split ?? 'test');
-  const concepts = items.map((i) => i.concept);
-  const known = concepts.map(knownWordsTest(world));
   const rows = scales.map((k, j) => row(`f${k}`, decoded[0][j], decoded[1][j]));
   if (scales.length > 1) {
     const picks = decoded.map((byScale) => pickRows(byScale, bestScale(model, byScale, prompts)));
