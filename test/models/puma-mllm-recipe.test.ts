@@ -154,6 +154,10 @@ test('puma train mllm: clear errors, then pretraining and instruction tuning run
   await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 't2i', captionDropout: 1, steps: 1 }), /--caption-dropout must be in \[0, 1\)/);
   await trainMllm({ data, runs, stage: 'instruct', task: 'edit', init: 'understand', steps: 0, batch: 2, progress: false });
   assert.equal(JSON.parse(readFileSync(join(mllmRunDir(runs, 'edit'), 'config.json'), 'utf8')).recipe.init, 'understand');
+  // a resumed run keeps the record of what it started from, and refuses another start
+  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', init: 'pretrain', steps: 1 }), /resumes from its checkpoint \(it started from understand\); --init is for a new run/);
+  await trainMllm({ data, runs, stage: 'instruct', task: 'edit', steps: 0, batch: 2, progress: false });
+  assert.equal(JSON.parse(readFileSync(join(mllmRunDir(runs, 'edit'), 'config.json'), 'utf8')).recipe.init, 'understand');
   const edit = loadTrainedMllm(mllmRunDir(runs, 'edit'));
   const pretrained = loadTrainedMllm(mllmRunDir(runs, 'pretrain'));
   const w = (m: typeof mllm) => Array.from(m.llm.model.embed_tokens.weight.toArray());

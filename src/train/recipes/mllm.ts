@@ -100,6 +100,14 @@ function savedMllmConfig(dir: string): Readonly<MllmConfig> | null {
   return existsSync(p) && latestCheckpoint(dir) ? mllmConfigFromJson(JSON.parse(readFileSync(p, 'utf8'))) : null;
 }
 
+/** The `init` a run folder's saved recipe records (what the run started from), or null. */
+function savedRecipeInit(dir: string): string | null {
+  const p = join(dir, 'config.json');
+  if (!existsSync(p)) return null;
+  const init = (JSON.parse(readFileSync(p, 'utf8')) as { recipe?: { init?: unknown } }).recipe?.init;
+  return typeof init === 'string' ? init : null;
+}
+
 /**
  * A run's additions to the paper's MLLM: as asked, or as its saved config (or, for a new run, the
  * config of the run it starts from, `fromConfig`) says when not asked. A trained run keeps its
@@ -394,7 +402,14 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   const steps = o.steps ?? DEFAULT_STEPS[o.stage], B = o.batch ?? 8, seed = o.seed ?? 0;
   T.manualSeed(seed);
   const fromRun = init.includes('/');
-  const from = o.stage === 'instruct' ? (fromRun ? init : mllmRunDir(o.runs, init as 'pretrain' | MllmTask)) : null;
+  if (fromRun && resolve(init) === resolve(dir)) throw new Error(`--init ${init}: a run cannot start from itself`);
+  // a run with a checkpoint resumes from it: what it started from is already in its weights and its record
+  const resumed = savedMllmConfig(dir) !== null;
+  const recordedInit = resumed ? savedRecipeInit(dir) : null;
+  if (resumed && o.init !== undefined && recordedInit !== null && o.init !== recordedInit) {
+    throw new Error(`${dir} resumes from its checkpoint (it started from ${recordedInit}); --init is for a new run`);
+  }
+  const from = o.stage === 'instruct' && !resumed ? (fromRun ? init : mllmRunDir(o.runs, init as 'pretrain' | MllmTask)) : null;
   const fromConfig = from ? savedMllmConfig(from) : null;
   const additions = runAdditions(dir, o, fromConfig);
   const { slotEmbedding, inputResidual } = additions;
@@ -402,11 +417,10 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   const mllm = new PumaMLLM(config);
   if (from) {
     if (!latestCheckpoint(from)) throw new Error(fromRun ? `--init ${init}: no checkpoint there` : `no ${init} MLLM in ${from}: run \`puma train mllm ${init === 'pretrain' ? '--stage pretrain' : `--stage instruct --task ${init}`}\` first`);
-    if (resolve(from) === resolve(dir)) throw new Error(`--init ${init}: a run cannot start from itself`);
     loadRunWeights(from, { mllm });
     // a head trained to write the target whole now writes the change: it starts at "change nothing"
     if (inputResidual && !fromConfig?.inputResidual) T.noGrad(() => { for (const p of mllm.regression_head.parameters()) p.data.fill(0); });
-  } else {
+  } else if (!resumed) {
     mllm.setFeatureMean(featureMean(encoder, world));
   }
   const lr = o.lr ? { adapters: 2 * o.lr, llm: o.lr } : MLLM_LR[o.stage];
@@ -414,7 +428,7 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   mllm.scaleWeights = resolveScaleWeights(o.scaleWeights);
   mkdirSync(dir, { recursive: true });
   writeConfigJson(join(dir, 'config.json'), mllmConfigJson(config), {
-    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' ? { captionDropout } : {}), ...(o.stage === 'instruct' ? { init } : {}), ...(selfFeed ? { selfFeed, selfFeedPasses } : {}), ...(slotEmbedding ? { slotEmbedding, slotLr: SLOT_LR_FACTOR * lr.llm } : {}), ...(inputResidual ? { inputResidual } : {}) },
+    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' ? { captionDropout } : {}), ...(o.stage === 'instruct' ? { init: recordedInit ?? init } : {}), ...(selfFeed ? { selfFeed, selfFeedPasses } : {}), ...(slotEmbedding ? { slotEmbedding, slotLr: SLOT_LR_FACTOR * lr.llm } : {}), ...(inputResidual ? { inputResidual } : {}) },
   });
   const adapters = [...mllm.projector.parameters(), ...mllm.regression_head.parameters()];
   const opt = new AdamW([
