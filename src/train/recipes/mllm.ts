@@ -112,7 +112,8 @@ function savedRecipeInit(dir: string): string | null {
  * A run's additions to the paper's MLLM: as asked, or as its saved config (or, for a new run, the
  * config of the run it starts from, `fromConfig`) says when not asked. A trained run keeps its
  * slot embedding, and takes the input residual only from its start (its head would have to be
- * relearned: start a new run with --init from it).
+ * relearned: start a new run with --init from it). A new residual run takes edge maps as no
+ * residual base (residualSkipsEdgeMaps); a resumed one keeps what it was trained with.
  */
 function runAdditions(dir: string, o: MllmRecipeOptions, fromConfig: Readonly<MllmConfig> | null): { slotEmbedding: boolean; inputResidual: boolean; residualSkipsEdgeMaps: boolean } {
   const saved = savedMllmConfig(dir);
