@@ -80,6 +80,7 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
   const known = concepts.map(knownWordsTest(world));
   const row = (scale: string, a: T.Tensor, b: T.Tensor): T2iRow => {
     const ab = [a, b];
+    // both seeds' ranks in a row: prompt i's are at i and i + prompts.length
     const ranks = ab.flatMap((x) => conceptRanks(ev, x, concepts, set));
     return {
       scale,

@@ -94,18 +94,17 @@ export const TRAIN_ALL_ADDITIONS: Readonly<Record<MllmTask, Partial<MllmRecipeOp
 /** The slot embedding's learning rate as a multiple of the backbone's. */
 const SLOT_LR_FACTOR = 5;
 
-/** The saved config of a run folder with a checkpoint, or null. */
-function savedMllmConfig(dir: string): Readonly<MllmConfig> | null {
+/** A run folder with a checkpoint: its saved config and what its recipe records it started from (`init`); else null. */
+function savedRun(dir: string): { config: Readonly<MllmConfig>; init: string | null } | null {
   const p = join(dir, 'config.json');
-  return existsSync(p) && latestCheckpoint(dir) ? mllmConfigFromJson(JSON.parse(readFileSync(p, 'utf8'))) : null;
+  if (!existsSync(p) || !latestCheckpoint(dir)) return null;
+  const raw = JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown> & { recipe?: { init?: unknown } };
+  return { config: mllmConfigFromJson(raw), init: typeof raw.recipe?.init === 'string' ? raw.recipe.init : null };
 }
 
-/** The `init` a run folder's saved recipe records (what the run started from), or null. */
-function savedRecipeInit(dir: string): string | null {
-  const p = join(dir, 'config.json');
-  if (!existsSync(p)) return null;
-  const init = (JSON.parse(readFileSync(p, 'utf8')) as { recipe?: { init?: unknown } }).recipe?.init;
-  return typeof init === 'string' ? init : null;
+/** The saved config of a run folder with a checkpoint, or null. */
+function savedMllmConfig(dir: string): Readonly<MllmConfig> | null {
+  return savedRun(dir)?.config ?? null;
 }
 
 /**
@@ -115,8 +114,7 @@ function savedRecipeInit(dir: string): string | null {
  * relearned: start a new run with --init from it). A new residual run takes edge maps as no
  * residual base (residualSkipsEdgeMaps); a resumed one keeps what it was trained with.
  */
-function runAdditions(dir: string, o: MllmRecipeOptions, fromConfig: Readonly<MllmConfig> | null): { slotEmbedding: boolean; inputResidual: boolean; residualSkipsEdgeMaps: boolean } {
-  const saved = savedMllmConfig(dir);
+function runAdditions(dir: string, saved: Readonly<MllmConfig> | null, o: MllmRecipeOptions, fromConfig: Readonly<MllmConfig> | null): { slotEmbedding: boolean; inputResidual: boolean; residualSkipsEdgeMaps: boolean } {
   // a new run keeps the slot embedding of the weights it starts from
   const had = { slotEmbedding: (saved ?? fromConfig)?.slotEmbedding === true, inputResidual: saved?.inputResidual === true };
   if (o.slotEmbedding === false && had.slotEmbedding) throw new Error(`${dir} was trained with the slot embedding; it cannot be dropped (start a new run)`);
@@ -405,14 +403,15 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   const fromRun = init.includes('/');
   if (fromRun && resolve(init) === resolve(dir)) throw new Error(`--init ${init}: a run cannot start from itself`);
   // a run with a checkpoint resumes from it: what it started from is already in its weights and its record
-  const resumed = savedMllmConfig(dir) !== null;
-  const recordedInit = resumed ? savedRecipeInit(dir) : null;
+  const saved = savedRun(dir);
+  const resumed = saved !== null;
+  const recordedInit = saved?.init ?? null;
   if (resumed && o.init !== undefined && recordedInit !== null && o.init !== recordedInit) {
     throw new Error(`${dir} resumes from its checkpoint (it started from ${recordedInit}); --init is for a new run`);
   }
   const from = o.stage === 'instruct' && !resumed ? (fromRun ? init : mllmRunDir(o.runs, init as 'pretrain' | MllmTask)) : null;
   const fromConfig = from ? savedMllmConfig(from) : null;
-  const additions = runAdditions(dir, o, fromConfig);
+  const additions = runAdditions(dir, saved?.config ?? null, o, fromConfig);
   const { slotEmbedding, inputResidual } = additions;
   const config = smallMllmConfig(tok.vocabSize, tok.special, encoder.featureDim, additions);
   const mllm = new PumaMLLM(config);
