@@ -13,7 +13,7 @@ import { encodeScales } from '../../src/pipelines/reconstruct.js';
 import { coarseToFine, poolScales } from '../../src/models/puma/encoder.js';
 import { IMAGE_SLOTS, SCALE_OFFSETS } from '../../src/models/puma/mllm.js';
 import { instructionParts } from '../../src/models/puma/mllm-prompt.js';
-import { imageToImageCases, caseOf } from '../../src/eval/image-to-image.js';
+import { imageToImageCases, caseOf, mllmTaskOf } from '../../src/eval/image-to-image.js';
 import { decodeMany, mean } from '../../src/eval/common.js';
 import { psnr } from '../../src/eval/metrics.js';
 import { printRelativeErrors, targetSpread } from './feature-error.js';
@@ -23,7 +23,7 @@ const [dir = 'models/puma-emoji', task = 'edit', nArg = '16', scaleArg = '0', ru
 const n = Number(nArg), dk = Number(scaleArg);
 const world = loadEmojiWorld();
 const puma = loadPuma(dir);
-const { mllm, stage } = runDir ? { mllm: loadTrainedMllm(runDir), stage: runDir } : mllmFor(puma, task === 'edit' ? 'edit' : 'cond');
+const { mllm, stage } = runDir ? { mllm: loadTrainedMllm(runDir), stage: runDir } : mllmFor(puma, mllmTaskOf(task));
 const samples = imageToImageCases(world, task as 'edit', n, 0);
 const cases = samples.map((s) => caseOf(world, s));
 // fed-N: the true target fed for the coarse scales (f4..f_N+1), free-running from f_N on

@@ -190,7 +190,7 @@ export function registerTaskCommands(program: Command): void {
       const p = nonEmpty('prompt', prompt);
       const img = await readImage(path);
       outDir(f.out);
-      const r = canny2img(modelFor(f, 'cond'), img, p, { ...decodeOptions(f), edges: f.edges, instruction: f.instruction });
+      const r = canny2img(modelFor(f, 'canny'), img, p, { ...decodeOptions(f), edges: f.edges, instruction: f.instruction });
       await writeImageTask(f, r, r.text, { command: 'canny2img', image: path, prompt: r.text, edges: f.edges });
     });
 

@@ -79,7 +79,7 @@ export function registerTrainCommands(program: Command): void {
       if (v !== 'pretrain' && !(MLLM_TASKS as readonly string[]).includes(v) && !v.includes('/')) throw new Error(`--init must be pretrain, one of ${MLLM_TASKS.join(', ')} or a run folder, got '${v}'`);
       return v;
     })
-    .option('--self-feed <p>', 't2i/edit/cond: share of target slots read as the model\'s own prediction while training, so free-running generation meets inputs it was trained on (our addition; default 0)', (v) => {
+    .option('--self-feed <p>', 't2i/edit/cond/canny: share of target slots read as the model\'s own prediction while training, so free-running generation meets inputs it was trained on (our addition; default 0)', (v) => {
       const n = Number(v);
       if (!(n >= 0 && n <= 1)) throw new Error(`--self-feed must be a number in [0, 1], got '${v}'`);
       return n;
@@ -102,7 +102,7 @@ export function registerTrainCommands(program: Command): void {
       for (const line of importBundle(bundle, f.runs)) process.stdout.write(`${line}\n`);
       process.stdout.write(`resume any stage with its command, e.g. 'puma train decoder --scale 4 --runs ${f.runs} --steps 5000' (steps count from 0, AdamW starts fresh)\n`);
     });
-  common(train.command('all').description('the whole recipe in order: clip, vae, decoders f0..f4, mllm pretrain, mllm instruct per task (t2i self-fed; edit and cond from t2i, self-fed, with slot embedding and input residual)'))
+  common(train.command('all').description('the whole recipe in order: clip, vae, decoders f0..f4, mllm pretrain, mllm instruct per task (t2i self-fed; edit, cond and canny from t2i, self-fed, with the slot embedding; edit and cond with the input residual)'))
     .action(async (f: TrainFlags) => {
       // --steps/--batch would mean different things per stage: each stage uses its own defaults.
       const o = { data: f.data, runs: f.runs, seed: f.seed };
@@ -111,8 +111,8 @@ export function registerTrainCommands(program: Command): void {
       report('vae', await trainVae(o));
       for (const k of [0, 4, 1, 2, 3]) report(`decoder f${k}`, await trainDecoder({ ...o, scale: k }));
       report('mllm pretrain', await trainMllm({ ...o, stage: 'pretrain' }));
-      // t2i, edit and cond train partly on their own predictions; edit and cond start from the t2i
-      // stage, whose fine-scale regression they reuse, and regress the change to their input (docs/PUMA.md)
+      // t2i, edit, cond and canny train partly on their own predictions; the last three start from the
+      // t2i stage, whose fine-scale regression they reuse; edit and cond regress the change to their input (docs/PUMA.md)
       for (const task of MLLM_TASKS) report(`mllm instruct ${task}`, await trainMllm({ ...o, stage: 'instruct', task, ...TRAIN_ALL_ADDITIONS[task] }));
       process.stdout.write(`all stages done in ${((performance.now() - t0) / 60000).toFixed(1)} min (this invocation)\n`);
     });

@@ -17,7 +17,7 @@ import type { PumaModel } from '../pipelines/model.js';
 import { reconstruct } from '../pipelines/reconstruct.js';
 import * as T from '../tensor/index.js';
 import { SCALES_COARSE_FIRST, type EvalOptions } from './common.js';
-import { caseText, imageToImageCases } from './image-to-image.js';
+import { caseText, imageToImageCases, mllmTaskOf, type ImageTask } from './image-to-image.js';
 
 function toImage(x: T.Tensor, i = 0): Image {
   const [, c, h, w] = x.shape;
@@ -83,13 +83,16 @@ export async function writeFigures(
     writeFileSync(written.at(-1)!, await renderGrid(gallery, { scale: 2, title: `Fig. 10: every prompt at five scales, first seed${guided}` }));
   }
 
-  const cases = [...imageToImageCases(world, 'edit', 4, opts.seed ?? 0), ...(['canny', 'inpaint', 'colorize'] as const).flatMap((t) => imageToImageCases(world, t, 1, opts.seed ?? 0))];
+  const cases = [
+    ...imageToImageCases(world, 'edit', 4, opts.seed ?? 0).map((s) => ({ task: 'edit' as ImageTask, s })),
+    ...(['canny', 'inpaint', 'colorize'] as const).flatMap((task) => imageToImageCases(world, task, 1, opts.seed ?? 0).map((s) => ({ task, s }))),
+  ];
   const i2i: GridRow[] = [];
-  for (const [i, c] of cases.entries()) {
-    opts.onProgress?.(`image-to-image figure: case ${i + 1}/${cases.length} (${c.task})`);
+  for (const [i, { task, s: c }] of cases.entries()) {
+    opts.onProgress?.(`image-to-image figure: case ${i + 1}/${cases.length} (${task})`);
     const [src, dst] = c.segments.flatMap((g) => (g.kind === 'image' ? [renderRef(world, g.ref)] : []));
     const text = caseText(c);
-    const r = imageToImage(model, c.task === 'edit' ? 'edit' : 'cond', src, text, { ...decode, scales, seeds: [opts.seed ?? 0] });
+    const r = imageToImage(model, mllmTaskOf(task), src, text, { ...decode, scales, seeds: [opts.seed ?? 0] }, task === 'canny');
     const images = r.rows[0].images;
     i2i.push({
       cells: [{ image: r.input, caption: 'input' }, ...scales.map((k) => ({ image: toImage(images.get(k)!), caption: `f${k}` })), { image: dst, caption: 'true' }],

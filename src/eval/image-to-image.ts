@@ -58,8 +58,16 @@ export function caseOf(world: EmojiWorld, s: Sample): Case {
   };
 }
 
+/** The evaluated image-to-image tasks. */
+export type ImageTask = 'edit' | 'canny' | 'inpaint' | 'colorize';
+
+/** The MLLM an evaluated task runs on: edit, canny, or cond (inpainting and colorization). */
+export function mllmTaskOf(task: ImageTask): MllmTask {
+  return task === 'edit' || task === 'canny' ? task : 'cond';
+}
+
 /** n held-out cases of a task: 'edit' (kind-balanced pairs) or one conditional task. */
-export function imageToImageCases(world: EmojiWorld, task: 'edit' | 'canny' | 'inpaint' | 'colorize', n: number, seed = 0, split: 'val' | 'test' = 'test'): Sample[] {
+export function imageToImageCases(world: EmojiWorld, task: ImageTask, n: number, seed = 0, split: 'val' | 'test' = 'test'): Sample[] {
   if (task === 'edit') return sampleTask(world, 'edit', split, n, seed);
   const rng = new Rng(`eval:${task}:${split}:${seed}`);
   const items = rng.shuffle(taskItems(world, task, split).slice()).slice(0, n);
@@ -73,9 +81,9 @@ export function imageToImageCases(world: EmojiWorld, task: 'edit' | 'canny' | 'i
  * evalImageToImage(puma, world, ev, 'edit', { n: 16 });
  */
 export function evalImageToImage(
-  model: PumaModel, world: EmojiWorld, ev: EvalEncoder, task: 'edit' | 'canny' | 'inpaint' | 'colorize', opts: EvalOptions = {},
+  model: PumaModel, world: EmojiWorld, ev: EvalEncoder, task: ImageTask, opts: EvalOptions = {},
 ): ImageToImageResult {
-  const mllmTask: MllmTask = task === 'edit' ? 'edit' : 'cond';
+  const mllmTask = mllmTaskOf(task);
   const { mllm, stage, note } = mllmFor(model, mllmTask);
   const cases = imageToImageCases(world, task, opts.n ?? 32, opts.seed ?? 0).map((s) => caseOf(world, s));
   const scales = SCALES_COARSE_FIRST.filter((k) => model.decoders[k]);

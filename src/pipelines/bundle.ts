@@ -3,7 +3,7 @@
 //   clip/      config.json (+ CLIPModel keys in model.safetensors)
 //   vae/       config.json (with scaling_factor) + diffusion_pytorch_model.safetensors
 //   decoder-k/ config.json + diffusion_pytorch_model.safetensors   (k = 0..4, those trained)
-//   mllm-<stage>/ config.json + model.safetensors   (stage = pretrain, t2i, edit, cond, understand; those trained)
+//   mllm-<stage>/ config.json + model.safetensors   (stage = pretrain, t2i, edit, cond, canny, understand; those trained)
 //   eval-clip/ config.json + model.safetensors   (the evaluation CLIP of `puma eval`, from <runs>/eval, if trained)
 // Weights are stored as float16 and loaded into float32.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

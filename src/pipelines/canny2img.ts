@@ -1,6 +1,7 @@
 // Canny-to-image (paper 4.4, conditional generation): the condition is built as the training
 // data's: cv2.Canny(gray, 100, 200) of the 64x64 input, white edges on black as RGB; the prompt
-// is the caption, after the task instruction by default. f0 by default.
+// is the caption, after the task instruction by default. f0 by default. Runs on mllm-canny (or,
+// in models without one, mllm-cond).
 import { COND } from '../data/tasks/templates.js';
 import { canny } from '../io/canny.js';
 import { grayToRgb, toGrayscale, type Image } from '../io/image.js';
@@ -27,5 +28,5 @@ export function cannyInput(image: Image, edges = false): Image {
  */
 export function canny2img(model: PumaModel, image: Image, caption: string, opts: CannyOptions = {}): ImageToImageResult {
   if (!caption.trim()) throw new Error('the prompt is empty');
-  return imageToImage(model, 'cond', cannyInput(image, opts.edges), conditionPrompt(COND.canny[0], { ...opts, caption }), opts, true);
+  return imageToImage(model, 'canny', cannyInput(image, opts.edges), conditionPrompt(COND.canny[0], { ...opts, caption }), opts, true);
 }

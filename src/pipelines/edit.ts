@@ -36,7 +36,7 @@ export function edit(model: PumaModel, image: Image, instruction: string, opts: 
 
 /**
  * `<s>[IMG]input[/IMG] text [IMG]` -> f4..f0 (down to the finest requested scale) -> images.
- * `source` is the model-size RGB image, `task` picks the instruction-tuned MLLM ('edit' or 'cond');
+ * `source` is the model-size RGB image, `task` picks the instruction-tuned MLLM ('edit', 'cond' or 'canny');
  * `edgeMap`: the source is an edge map (canny-to-image).
  */
 export function imageToImage(model: PumaModel, task: MllmTask, source: Image, text: string, opts: ImageTaskOptions = {}, edgeMap = false): ImageToImageResult {

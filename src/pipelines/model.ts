@@ -33,15 +33,16 @@ export interface PumaModel {
   nullScales: T.Tensor[];
   /** The pretrained MLLM (text-to-image and image-to-text), or null where none is trained. */
   mllm: PumaMLLM | null;
-  /** Every MLLM present, by stage: 'pretrain' and the instruction-tuned 't2i', 'edit', 'cond', 'understand'. */
+  /** Every MLLM present, by stage: 'pretrain' and the instruction-tuned 't2i', 'edit', 'cond', 'canny', 'understand'. */
   mllms: Partial<Record<MllmStage, PumaMLLM>>;
 }
 
-/** What a task runs on: its instruction-tuned MLLM, else the pretrained one (with a note saying so). */
+/** What a task runs on: its instruction-tuned MLLM, else a stand-in (with a note saying so). */
 export interface TaskMllm { mllm: PumaMLLM; stage: MllmStage; note?: string }
 
 /**
- * The MLLM for a task family, falling back to the pretrained one.
+ * The MLLM for a task family, falling back to the pretrained one. Canny-to-image falls back to
+ * mllm-cond first: models trained before canny had its own stage learned it there.
  *
  * @example
  * const { mllm, stage, note } = mllmFor(puma, 'edit'); // stage 'pretrain' when no mllm-edit exists
@@ -49,6 +50,7 @@ export interface TaskMllm { mllm: PumaMLLM; stage: MllmStage; note?: string }
 export function mllmFor(model: PumaModel, task: MllmTask): TaskMllm {
   const tuned = model.mllms[task];
   if (tuned) return { mllm: tuned, stage: task };
+  if (task === 'canny' && model.mllms.cond) return { mllm: model.mllms.cond, stage: 'cond' };
   const base = model.mllms.pretrain ?? model.mllm;
   if (!base) throw new Error(`no MLLM in this model: train one with 'puma train mllm --stage pretrain' (and '--stage instruct --task ${task}')`);
   return { mllm: base, stage: 'pretrain', note: `no instruction-tuned MLLM for '${task}' (mllm-${task}): using the pretrained one` };

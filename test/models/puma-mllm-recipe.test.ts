@@ -46,11 +46,18 @@ test('instruction data: the layouts of each task family', () => {
   for (const s of shape('t2i')) assert.equal(s, 'TO');
   for (const s of shape('edit')) assert.equal(s, 'ITO');
   for (const s of shape('cond')) assert.equal(s, 'ITO');
+  for (const s of shape('canny')) assert.equal(s, 'ITO');
   for (const smp of drawSamples(world, 'understand', 'train', 6, 'b')) {
     const first = smp.segments[0];
     assert.ok(first.kind === 'text' && first.text.startsWith(SYSTEM_MESSAGE) && !first.loss);
     assert.deepEqual(smp.segments.map((g) => g.kind === 'text' && g.loss), [false, false, false, true], 'loss on the answer only');
   }
+});
+
+test('conditional data: cond draws inpainting and colorization, canny only canny-to-image', () => {
+  const kinds = (stage: 'cond' | 'canny') => new Set(drawSamples(world, stage, 'train', 40, 'k').map((s) => s.task));
+  assert.deepEqual([...kinds('cond')].sort(), ['colorize', 'inpaint']);
+  assert.deepEqual([...kinds('canny')], ['canny']);
 });
 
 test('t2i caption dropout: some samples lose their caption, the others are those drawn without dropout', () => {

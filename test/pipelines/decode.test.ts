@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { vaeConfig, unetConfig } from '../../src/io/config.js';
-import { PumaDecoder, type DecoderConfig } from '../../src/models/puma/decoder.js';
+import { PumaDecoder } from '../../src/models/puma/decoder.js';
 import { AutoencoderKL } from '../../src/models/vae/model.js';
 import { decodeFeatures } from '../../src/pipelines/decode.js';
 import * as T from '../../src/tensor/index.js';

@@ -16,7 +16,6 @@ import {
   genderOf,
   hexToEmoji,
   type Split,
-  STYLES,
   stripTones,
   tonesOf,
 } from './meta.js';
