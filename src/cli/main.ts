@@ -5,6 +5,7 @@ import { registerTrainCommands } from './train.js';
 import { registerReconstructCommands } from './reconstruct.js';
 import { registerTaskCommands } from './tasks.js';
 import { registerEvalCommands } from './eval.js';
+import { registerServeCommands } from './serve.js';
 
 /** Builds the `puma` command line. Each command group lives in its own file beside this one. */
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerReconstructCommands(program);
   registerTaskCommands(program);
   registerEvalCommands(program);
+  registerServeCommands(program);
   return program;
 }
 
