@@ -131,6 +131,7 @@ export function buildServer(model: PumaModel, opts: ServerOptions = {}): Fastify
   });
 
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(PAGE));
+  app.get('/favicon.ico', async (_req, reply) => reply.status(204).send());
   app.get('/api/info', async () => info);
 
   const task = <B>(route: string, schema: ReturnType<typeof body>, run: (b: B) => Promise<unknown>) =>

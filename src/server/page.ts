@@ -19,7 +19,7 @@ export const PAGE = `<!doctype html>
   #run:disabled { background: #999; } #status { margin-left: 1rem; color: #555; } .error { color: #b00020; }
   .cells { display: flex; flex-wrap: wrap; gap: 0.8rem; margin-top: 1rem; }
   figure { margin: 0; text-align: center; font-size: 0.85rem; color: #444; }
-  figure img { width: 192px; height: 192px; image-rendering: pixelated; border: 1px solid #ddd; display: block; }
+  figure img { width: 160px; height: 160px; image-rendering: pixelated; border: 1px solid #ddd; display: block; }
   figure.best img { border: 3px solid #2d5be3; } .answer { font-size: 1.2rem; margin-top: 1rem; }
 </style>
 </head>
@@ -57,7 +57,7 @@ const $ = (id) => document.getElementById(id);
 
 function decodeFields(t) {
   if (!t.scales) return '';
-  const scales = info.scales.map((k) => '<label><input type="checkbox" name="scale" value="' + k + '"' + (info.defaults[t.scales].includes(k) ? ' checked' : '') + '> f' + k + '</label>').join(' ');
+  const scales = info.scales.slice().reverse().map((k) => '<label><input type="checkbox" name="scale" value="' + k + '"' + (info.defaults[t.scales].includes(k) ? ' checked' : '') + '> f' + k + '</label>').join(' ');
   const schedulers = info.schedulers.map((s) => '<option' + (s === info.defaults.scheduler ? ' selected' : '') + '>' + s + '</option>').join('');
   return '<label>Scales</label><div>' + scales + '</div>' +
     '<label for="seeds">Seeds</label><input id="seeds" type="text" value="0">' +
@@ -105,8 +105,11 @@ function render(r) {
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
   let html = r.note ? '<p>note: ' + esc(r.note) + '</p>' : '';
   if (r.images) {
-    html += '<div class="cells">' + (r.input ? figure(r.input, 'input') : '') +
-      r.images.map((im) => figure(im.png, 'f' + im.scale + ' · seed ' + im.seed + (im.score !== undefined ? ' · ' + im.score.toFixed(3) : ''), im.best)).join('') + '</div>';
+    // one row per seed, coarse scales first, the input (if any) leading each row
+    const seeds = [...new Set(r.images.map((im) => im.seed))];
+    html += seeds.map((seed) => '<div class="cells">' + (r.input ? figure(r.input, 'input') : '') +
+      r.images.filter((im) => im.seed === seed).sort((a, b) => b.scale - a.scale)
+        .map((im) => figure(im.png, 'f' + im.scale + ' · seed ' + im.seed + (im.score !== undefined ? ' · ' + im.score.toFixed(3) : ''), im.best)).join('') + '</div>').join('');
     if (r.text) html += '<p>prompt: ' + esc(r.text) + '</p>';
   } else if (r.drawn) {
     html += '<div class="cells">' + figure(r.drawn, r.box ? 'box ' + r.box.join(',') : 'no box in the answer') + '</div><p>answer: ' + esc(r.answer) + '</p>';
