@@ -6,16 +6,20 @@
 // category (People & Body, Flags, ...) and subcategory (face-smiling, animal-mammal, ...) of
 // the prediction, by the votes of its 15 nearest training images, against the same classifier
 // applied to the concept's real images.
-// Reads every image's f0 from a decoder run's feature cache (runs/cache).
-//   node --import tsx scripts/analysis/f4_heldout.ts [bundle] [split] [guidance] [runs]
+// Reads every image's f0 from a decoder run's feature cache (runs/cache). With `wordnet` last, a
+// held-out name's words that no training label or tag has get WordNet keywords the training text
+// knows, as the training captions give tags: "pineapple, herb, fruit, ..." (scripts/analysis/wordnet.ts).
+//   node --import tsx scripts/analysis/f4_heldout.ts [bundle] [split] [guidance] [runs] [wordnet]
 import { loadEmojiWorld } from '../../src/data/emoji/world.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
 import * as T from '../../src/tensor/index.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
-import { knownWordsTest } from '../../src/eval/common.js';
+import { knownWordsTest, wordsOf } from '../../src/eval/common.js';
+import { wordnetKeywords } from './wordnet.js';
 import { join } from 'node:path';
 
-const [dir = 'models/puma-emoji', split = 'test', g = '1', runs = 'runs'] = process.argv.slice(2);
+const [dir = 'models/puma-emoji', split = 'test', g = '1', runs = 'runs', expand = ''] = process.argv.slice(2);
+if (expand && expand !== 'wordnet') throw new Error(`the fifth argument is 'wordnet' or nothing, got '${expand}'`);
 const world = loadEmojiWorld();
 const puma = loadPuma(dir);
 const C = puma.encoder.featureDim;
@@ -62,6 +66,16 @@ const classifier = (level: Level) => (v: Float32Array) => {
 };
 // held-out names all of whose words occur in some training label or tag: what composing known words can reach
 const knownWords = knownWordsTest(world);
+const trainWords = new Set(trainImgs.flatMap((im) => [world.concepts[im.concept].label, ...world.concepts[im.concept].tags].flatMap(wordsOf)));
+/** The prompt for a concept: its name, and with `wordnet` keywords for the name's unseen words. */
+const promptOf = (c: number) => {
+  const label = world.concepts[c].label;
+  const unseen = expand ? wordsOf(label).filter((w) => !trainWords.has(w)) : [];
+  const kw = [...new Set(unseen.flatMap((w) => wordnetKeywords(w, trainWords)))];
+  return kw.length ? `${label}, ${kw.join(', ')}` : label;
+};
+const prompts = new Map(concepts.map((c) => [c, promptOf(c)]));
+if (expand) console.log(`prompts with WordNet keywords (${[...prompts].filter(([c, p]) => p !== world.concepts[c].label).length} of ${concepts.length}), e.g.: ${[...prompts.values()].filter((p) => p.includes(', ')).slice(0, 6).join(' | ')}`);
 const kindOf = Object.fromEntries(LEVELS.map((l) => [l, classifier(l)])) as Record<Level, (v: Float32Array) => string>;
 /** Accuracy averaged over the categories present (People & Body dominates the held-out concepts). */
 const balanced = (hits: { category: string; ok: boolean }[]) => {
@@ -81,7 +95,7 @@ for (const [stage, mllm] of Object.entries(puma.mllms)) {
   const ranks: { known: boolean; rank: number }[] = [];
   const hits: Record<Level, { category: string; ok: boolean }[]> = { category: [], subcategory: [] };
   concepts.forEach((c, ci) => {
-    const p = T.tidy(() => mllm.generateImage(puma.tokenizer.encode(world.concepts[c].label), { upToScale: 4, guidance: Number(g) })[4]!.toArray());
+    const p = T.tidy(() => mllm.generateImage(puma.tokenizer.encode(prompts.get(c)!), { upToScale: 4, guidance: Number(g) })[4]!.toArray());
     for (const id of byConcept.get(c)!) { const v = f4.get(id)!; for (let i = 0; i < C; i++) err += (p[i] - v[i]) ** 2; }
     const pc = centred(p), mine = cos(pc, proto[ci]);
     const rank = proto.filter((q, j) => j !== ci && cos(pc, q) > mine).length;

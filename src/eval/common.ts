@@ -95,7 +95,8 @@ export function conceptImages(world: { imagesIn(split: 'val' | 'test'): { id: nu
 }
 
 /** The lower-cased words (a-z runs) of a text. */
-function wordsOf(text: string): string[] {
+/** The lower-case words (a-z runs) of a text. */
+export function wordsOf(text: string): string[] {
   return text.toLowerCase().match(/[a-z]+/g) ?? [];
 }
 
