@@ -85,6 +85,11 @@ function noteLine(r: { stage: string; note?: string; textGuidance?: number }): s
   return `MLLM: ${r.stage}${g}${r.note ? ` (${r.note})` : ''}`;
 }
 
+/** The MLLM of each conditional task (canny runs on mllm-canny where there is one, the others on mllm-cond). */
+function taskNotes(rs: readonly ImageToImageResult[]): string {
+  return `MLLM by task: ${rs.map((r) => `${r.task} ${r.stage}${r.note ? ` (${r.note})` : ''}`).join('; ')}`;
+}
+
 /** Every table in order; returns the markdown and the JSON of each. */
 async function runAll(f: EvalFlags & { quick: boolean; out?: string }): Promise<{ md: string; json: Record<string, unknown> }> {
   const sizes = f.quick ? EVAL_SIZES.quick : EVAL_SIZES.full;
@@ -112,7 +117,7 @@ async function runAll(f: EvalFlags & { quick: boolean; out?: string }): Promise<
   json.understanding = und;
   const cond: ImageToImageResult[] = [];
   for (const task of ['canny', 'inpaint', 'colorize'] as const) cond.push(timed(task, () => evalImageToImage(model, world, ev, task, options(f, sizes.conditional))));
-  parts.push(`### Conditional generation\n\n${noteLine(cond[0])}\n\n${conditionalTable(cond)}`);
+  parts.push(`### Conditional generation\n\n${taskNotes(cond)}\n\n${conditionalTable(cond)}`);
   json.conditional = cond;
   if (f.out) {
     mkdirSync(f.out, { recursive: true });
@@ -160,7 +165,7 @@ export function registerEvalCommands(program: Command): void {
     .action((f: EvalFlags & { n: number }) => {
       const { model, world, ev: enc } = load(f);
       const rs = (['canny', 'inpaint', 'colorize'] as const).map((task) => T.tidy(() => evalImageToImage(model, world, enc, task, options(f, f.n))));
-      report(f, `${noteLine(rs[0])}\n\n${conditionalTable(rs)}`, rs);
+      report(f, `${taskNotes(rs)}\n\n${conditionalTable(rs)}`, rs);
     });
 
   evalFlags(ev.command('figures').description('Fig. 3 (one image at five scales), Fig. 6 (diversity over seeds), Fig. 10 (one prompt at five scales), held-out edit and conditional cases at five scales'))
