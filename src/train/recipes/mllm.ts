@@ -26,9 +26,9 @@ import { runTokenizer, type RecipeOptions } from './common.js';
 /**
  * The instruction-tuning families. The paper's conditional generation is split in two here:
  * 'cond' (inpainting, colorization: the target is the input changed, a residual head fits) and
- * 'canny' (canny-to-image: the target is drawn whole from an edge map). One head doing both lost
- * colorization 0.6 dB when it learned canny whole (docs/RESULTS.md). A runs folder without
- * mllm-canny runs canny-to-image on mllm-cond (see mllmFor).
+ * 'canny' (canny-to-image: the target is drawn whole from an edge map, no residual). On its own,
+ * canny stopped drifting and decodes 1.5 dB better than inside cond (docs/PUMA.md, session 9). A
+ * model without mllm-canny runs canny-to-image on mllm-cond (see mllmFor).
  */
 export const MLLM_TASKS = ['t2i', 'edit', 'cond', 'canny', 'understand'] as const;
 export type MllmTask = (typeof MLLM_TASKS)[number];
