@@ -64,8 +64,9 @@ async function pngDataUrl(img: Image): Promise<string> {
 
 /** A data URL or plain base64 -> the decoded image; a one-line error naming the field otherwise. */
 async function readBodyImage(v: string, field: string): Promise<Image> {
-  const m = /^data:[^;,]*(;base64)?,(.*)$/s.exec(v);
-  if (m && !m[1]) throw new BadInput(`${field}: only base64 data URLs are read`);
+  // data:[<type>][;<param>=<value>...][;base64],<data>
+  const m = /^data:([^,]*),(.*)$/s.exec(v);
+  if (m && !/(^|;)base64$/i.test(m[1])) throw new BadInput(`${field}: only base64 data URLs are read`);
   const b64 = (m ? m[2] : v).replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new BadInput(`${field}: not base64`);
   const bytes = Buffer.from(b64, 'base64');

@@ -45,6 +45,8 @@ test('image tasks read data URLs and plain base64 and answer with PNGs', async (
   const rec = (await post('/api/reconstruct', { image, scales: [2], ...fast })).json();
   assert.deepEqual(rec.images.map((i: { scale: number }) => i.scale), [2]);
   assert.ok(rec.input.startsWith('data:image/png;base64,'));
+  const withParams = await post('/api/colorize', { image: image.replace(';base64,', ';name=a.png;base64,'), ...fast });
+  assert.equal(withParams.statusCode, 200, withParams.body);
   const plain = await post('/api/edit', { image: image.split(',')[1], instruction: 'Make the skin darker.', ...fast });
   assert.equal(plain.statusCode, 200, plain.body);
   assert.equal(plain.json().text, 'Make the skin darker.');
