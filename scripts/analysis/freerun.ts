@@ -13,18 +13,19 @@ import { encodeScales } from '../../src/pipelines/reconstruct.js';
 import { coarseToFine, poolScales } from '../../src/models/puma/encoder.js';
 import { IMAGE_SLOTS, SCALE_OFFSETS } from '../../src/models/puma/mllm.js';
 import { instructionParts } from '../../src/models/puma/mllm-prompt.js';
-import { imageToImageCases, caseOf, mllmTaskOf } from '../../src/eval/image-to-image.js';
+import { imageToImageCases, caseOf, mllmTaskOf, type ImageTask } from '../../src/eval/image-to-image.js';
 import { decodeMany, mean } from '../../src/eval/common.js';
 import { psnr } from '../../src/eval/metrics.js';
 import { printRelativeErrors, targetSpread } from './feature-error.js';
 import * as T from '../../src/tensor/index.js';
 
 const [dir = 'models/puma-emoji', task = 'edit', nArg = '16', scaleArg = '0', runDir] = process.argv.slice(2);
+if (!['edit', 'canny', 'inpaint', 'colorize'].includes(task)) throw new Error(`task must be edit, canny, inpaint or colorize, got '${task}'`);
 const n = Number(nArg), dk = Number(scaleArg);
 const world = loadEmojiWorld();
 const puma = loadPuma(dir);
-const { mllm, stage } = runDir ? { mllm: loadTrainedMllm(runDir), stage: runDir } : mllmFor(puma, mllmTaskOf(task));
-const samples = imageToImageCases(world, task as 'edit', n, 0);
+const { mllm, stage } = runDir ? { mllm: loadTrainedMllm(runDir), stage: runDir } : mllmFor(puma, mllmTaskOf(task as ImageTask));
+const samples = imageToImageCases(world, task as ImageTask, n, 0);
 const cases = samples.map((s) => caseOf(world, s));
 // fed-N: the true target fed for the coarse scales (f4..f_N+1), free-running from f_N on
 // parent-0: f0's slots read their parent f1 token (upsampled) instead of their own regression;

@@ -128,6 +128,10 @@ test('eval edit and conditional: held-out cases have an input, a text and a diff
   assert.equal(c.stage, 'pretrain');
   assert.match(c.note ?? '', /no instruction-tuned MLLM for 'cond'/);
   assert.match(conditionalTable([c]), /\| colorize \| f0 \|/);
+  // canny runs on mllm-canny where there is one, else on mllm-cond; inpainting and colorization on mllm-cond
+  const split = tinyPuma64(tok, [0], ['pretrain', 'cond', 'canny']);
+  assert.deepEqual((['canny', 'inpaint', 'colorize'] as const).map((t) => evalImageToImage(split, world, ev, t, { n: 1, steps: 1 }).stage), ['canny', 'cond', 'cond']);
+  assert.equal(evalImageToImage(tinyPuma64(tok, [0], ['pretrain', 'cond']), world, ev, 'canny', { n: 1, steps: 1 }).stage, 'cond');
 });
 
 test('eval understanding: six inputs, exact-match scoring, accuracies are fractions of the questions', () => {
