@@ -14,7 +14,7 @@ import { loadEmojiWorld } from '../../src/data/emoji/world.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
 import * as T from '../../src/tensor/index.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
-import { knownWordsTest, wordsOf } from '../../src/eval/common.js';
+import { knownWordsTest, trainingWords, wordsOf } from '../../src/eval/common.js';
 import { wordnetKeywords } from './wordnet.js';
 import { join } from 'node:path';
 
@@ -66,7 +66,7 @@ const classifier = (level: Level) => (v: Float32Array) => {
 };
 // held-out names all of whose words occur in some training label or tag: what composing known words can reach
 const knownWords = knownWordsTest(world);
-const trainWords = new Set(trainImgs.flatMap((im) => [world.concepts[im.concept].label, ...world.concepts[im.concept].tags].flatMap(wordsOf)));
+const trainWords = trainingWords(world);
 /** The prompt for a concept: its name, and with `wordnet` keywords for the name's unseen words. */
 const promptOf = (c: number) => {
   const label = world.concepts[c].label;

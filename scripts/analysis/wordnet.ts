@@ -3,6 +3,7 @@
 // experiment in giving the MLLM what a pretrained LLM would know about a word it never saw
 // (docs/PUMA.md, session 9); analysis only, nothing in src/ uses it.
 import { execFileSync } from 'node:child_process';
+import { wordsOf as words } from '../../src/eval/common.js';
 
 const STOP = new Set('a an the of and or with to in on for by as at from is are be its it that this which who into out up down over under very usually especially often used any some one two small large'.split(' '));
 
@@ -21,7 +22,6 @@ function wn(args: string[]): string {
 export function wordnetKeywords(word: string, known: ReadonlySet<string>, max = 6): string[] {
   const out: string[] = [];
   const add = (w: string) => { if (known.has(w) && !STOP.has(w) && w !== word && !out.includes(w)) out.push(w); };
-  const words = (s: string) => s.toLowerCase().match(/[a-z]+/g) ?? [];
   // the direct hypernyms of every sense, nouns first (verbs only for a word with no noun sense)
   for (const pos of ['n', 'v']) {
     for (const m of wn([word, `-hype${pos}`]).matchAll(/^Sense \d+\n.*\n\s+=> (.*)$/gm)) words(m[1]).forEach(add);

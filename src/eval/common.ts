@@ -94,7 +94,6 @@ export function conceptImages(world: { imagesIn(split: 'val' | 'test'): { id: nu
   return Array.from({ length: n }, (_, i) => all[Math.floor((i * all.length) / n)]);
 }
 
-/** The lower-cased words (a-z runs) of a text. */
 /** The lower-case words (a-z runs) of a text. */
 export function wordsOf(text: string): string[] {
   return text.toLowerCase().match(/[a-z]+/g) ?? [];
@@ -106,6 +105,11 @@ export function wordsOf(text: string): string[] {
  * no training text shows, which nothing trained here can read).
  */
 export function knownWordsTest(world: Pick<EmojiWorld, 'concepts' | 'imagesIn'>): (concept: number) => boolean {
-  const train = new Set(world.imagesIn('train').flatMap((im) => [world.concepts[im.concept].label, ...world.concepts[im.concept].tags].flatMap(wordsOf)));
+  const train = trainingWords(world);
   return (c) => wordsOf(world.concepts[c].label).every((w) => train.has(w));
+}
+
+/** Every word of the training split's labels and tags: the text the MLLM was trained to read. */
+export function trainingWords(world: Pick<EmojiWorld, 'concepts' | 'imagesIn'>): Set<string> {
+  return new Set(world.imagesIn('train').flatMap((im) => [world.concepts[im.concept].label, ...world.concepts[im.concept].tags].flatMap(wordsOf)));
 }
