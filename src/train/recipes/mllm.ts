@@ -84,21 +84,6 @@ const IMAGE_TO_IMAGE: readonly MllmTask[] = ['edit', 'cond'];
 /** The stages whose target image generation writes slot after slot: self-feed and the free-running val error apply. */
 const WRITES_IMAGES: readonly MllmTask[] = ['t2i', ...IMAGE_TO_IMAGE, 'canny'];
 
-/**
- * What `puma train all` gives each instruction task beyond the paper's recipe (docs/PUMA.md): t2i
- * trains partly on its own predictions; edit, cond and canny too, and start from the t2i stage
- * with the slot embedding; edit and cond with the input residual.
- */
-const SELF_FED = { selfFeed: 0.75, selfFeedPasses: 2 } as const;
-const IMAGE_TO_IMAGE_ADDITIONS = { ...SELF_FED, init: 't2i', slotEmbedding: true, inputResidual: true } as const;
-export const TRAIN_ALL_ADDITIONS: Readonly<Record<MllmTask, Partial<MllmRecipeOptions>>> = {
-  t2i: SELF_FED,
-  edit: IMAGE_TO_IMAGE_ADDITIONS,
-  cond: IMAGE_TO_IMAGE_ADDITIONS,
-  canny: { ...SELF_FED, init: 't2i', slotEmbedding: true },
-  understand: {},
-};
-
 /** The slot embedding's learning rate as a multiple of the backbone's. */
 const SLOT_LR_FACTOR = 5;
 
