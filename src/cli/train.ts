@@ -54,13 +54,8 @@ export function registerTrainCommands(program: Command): void {
       return k;
     })
     .option('--spatial-channels <n>', 'channels of the spatial conditioning path (0 = cross-attention only, as the paper)', (v) => Number(v), 16)
-    .option('--cond-mix <p>', 'share of samples whose features are blended with other images\' (own weight 0.3..1), so the decoder draws the dominant image of a blurred MLLM regression (our addition; default 0)', (v) => {
-      const n = Number(v);
-      if (!(n >= 0 && n <= 1)) throw new Error(`--cond-mix must be a number in [0, 1], got '${v}'`);
-      return n;
-    })
-    .action(async (f: TrainFlags & { scale: number; spatialChannels: number; condMix?: number }) =>
-      report(`decoder f${f.scale}`, await trainDecoder({ ...recipeOptions(f), scale: f.scale, spatialChannels: f.spatialChannels, condMix: f.condMix })));
+    .action(async (f: TrainFlags & { scale: number; spatialChannels: number }) =>
+      report(`decoder f${f.scale}`, await trainDecoder({ ...recipeOptions(f), scale: f.scale, spatialChannels: f.spatialChannels })));
   common(train.command('mllm').description('stages 2-3: the MLLM, pretraining (t2i + i2t) or instruction tuning of one task family (needs clip)'))
     .requiredOption('--stage <stage>', 'pretrain | instruct', (v) => {
       if (v !== 'pretrain' && v !== 'instruct') throw new Error(`--stage must be pretrain or instruct, got '${v}'`);

@@ -10,8 +10,7 @@ import { exportBundle, importBundle, loadPuma } from '../../src/pipelines/bundle
 import { reconstruct } from '../../src/pipelines/reconstruct.js';
 import { imageBatch } from '../../src/data/batches.js';
 import { trainClip } from '../../src/train/recipes/clip.js';
-import { COND_MIX_MIN_WEIGHT, COND_MIX_OTHERS, mixConditions, mixWeights, trainDecoder } from '../../src/train/recipes/decoder.js';
-import * as T from '../../src/tensor/index.js';
+import { trainDecoder } from '../../src/train/recipes/decoder.js';
 import { featureCache, loadFrozenStack, scaleFeatures } from '../../src/train/recipes/stack.js';
 import { trainVae } from '../../src/train/recipes/vae.js';
 import { latestCheckpoint } from '../../src/train/run.js';
@@ -88,23 +87,9 @@ test('clip -> vae -> decoder stages chain through their runs, and a bundle repro
   assert.equal(fromImport.scalingFactor, fromBundle.scalingFactor);
   const c = reconstruct(fromImport, x, [4], { steps: 2, seed: 5 }).get(4)!.toArray();
   for (let i = 0; i < c.length; i++) assert.ok(Math.abs(c[i] - b[i]) < 1e-5, `imported runs vs bundle at ${i}: ${c[i]} vs ${b[i]}`);
-  // (with every sample's features blended, the --cond-mix path)
-  const r = await trainDecoder({ ...o, runs: again, scale: 4, steps: 1, batch: 2, condMix: 1 });
+  const r = await trainDecoder({ ...o, runs: again, scale: 4, steps: 1, batch: 2 });
   assert.equal(r.step, 1);
-  await assert.rejects(trainDecoder({ ...o, runs: again, scale: 4, steps: 2, condMix: 1.5 }), /--cond-mix must be a number in \[0, 1\]/);
   // a second import keeps what the runs folder already has
   assert.ok(importBundle(bundle, again).every((l) => /kept/.test(l)));
   assert.throws(() => importBundle(join(runs, 'clip'), again), /not a model bundle/);
-});
-
-test('mixConditions blends each sample with the mean of its own others, by its own weight', () => {
-  const b = 2, n = 1, c = 2;
-  const own = T.fromArray([1, 2, 3, 4], [b, n, c]);
-  // sample 0's others hold 0..7 (channel means 3 and 4), sample 1's 18..25 (channel means 21 and 22)
-  const others = T.fromArray(Array.from({ length: b * COND_MIX_OTHERS * c }, (_, i) => (i < 8 ? i : 10 + i)), [b * COND_MIX_OTHERS, n, c]);
-  const got = mixConditions(own, others, b, [1, 0.25]).toArray();
-  assert.deepEqual([...got].map((v) => +v.toFixed(5)), [1, 2, 0.25 * 3 + 0.75 * 21, 0.25 * 4 + 0.75 * 22]);
-  assert.throws(() => mixConditions(own, others.narrow(0, 0, 4), b, [1, 1]), /4 others for 2 samples, want 8/);
-  const w = mixWeights(1000, Math.random);
-  assert.ok(w.every((v) => v >= COND_MIX_MIN_WEIGHT && v <= 1) && Math.min(...w) < 0.35 && Math.max(...w) > 0.95);
 });

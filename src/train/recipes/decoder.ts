@@ -21,41 +21,12 @@ export const DECODER_STEPS = [2400, 1800, 1200, 900, 600];
 
 /** Features of the batch at scale k, with the null-image features swapped in where `drop`. */
 function conditionBatch(cache: FeatureCache, ids: number[], k: number, drop: boolean[]): T.Tensor {
-  return withNull(scaleFeatures(cache, ids, k), cache, k, drop);
-}
-
-/** f ([B, n, C] at scale k) with the null-image features in the rows where `drop`. */
-function withNull(f: T.Tensor, cache: FeatureCache, k: number, drop: boolean[]): T.Tensor {
+  const f = scaleFeatures(cache, ids, k);
   if (!drop.some(Boolean)) return f;
   const nul = cache.nullScales[k], row = nul.size;
   const d = f.contiguous();
   drop.forEach((x, i) => { if (x) d.data.set(nul.data, i * row); });
   return d;
-}
-
-/** Other images averaged into a mixed condition (`--cond-mix`). */
-export const COND_MIX_OTHERS = 4;
-/** The smallest weight an image keeps in its own mixed condition. */
-export const COND_MIX_MIN_WEIGHT = 0.3;
-
-/**
- * Conditioning mix (`--cond-mix`, our addition): `others` holds COND_MIX_OTHERS images per sample
- * ([B * COND_MIX_OTHERS, n, C]); sample i's features become w_i * own + (1 - w_i) * mean(others),
- * with w_i given per sample (1 = unmixed). An MLLM regressing features with MSE writes a weighted
- * mean of the images a prompt allows; a decoder trained on such blends learns to draw the image
- * that dominates them instead of a blurred average.
- */
-export function mixConditions(own: T.Tensor, others: T.Tensor, b: number, weights: readonly number[]): T.Tensor {
-  const [, n, c] = own.shape;
-  if (others.shape[0] !== b * COND_MIX_OTHERS) throw new RangeError(`mixConditions: ${others.shape[0]} others for ${b} samples, want ${b * COND_MIX_OTHERS}`);
-  const w = T.fromArray(weights, [b, 1, 1]);
-  const mean = others.reshape([b, COND_MIX_OTHERS, n, c]).mean(1);
-  return own.mul(w).add(mean.mul(w.neg().add(1)));
-}
-
-/** Per-sample own weights for `mixConditions`: uniform in [COND_MIX_MIN_WEIGHT, 1]. */
-export function mixWeights(b: number, uniform: () => number): number[] {
-  return Array.from({ length: b }, () => COND_MIX_MIN_WEIGHT + (1 - COND_MIX_MIN_WEIGHT) * uniform());
 }
 
 /**
@@ -81,11 +52,9 @@ export function oneStepProbe(dec: PumaDecoder, cache: FeatureCache, ids: number[
   }));
 }
 
-export async function trainDecoder(o: RecipeOptions & { scale: number; spatialChannels?: number; condMix?: number }): Promise<RunResult> {
+export async function trainDecoder(o: RecipeOptions & { scale: number; spatialChannels?: number }): Promise<RunResult> {
   const k = o.scale;
   if (!Number.isInteger(k) || k < 0 || k > 4) throw new Error(`--scale must be 0..4, got ${k}`);
-  const condMix = o.condMix ?? 0;
-  if (!(condMix >= 0 && condMix <= 1)) throw new Error(`--cond-mix must be a number in [0, 1], got ${condMix}`);
   const world = loadEmojiWorld(o.data);
   const stack = loadFrozenStack(world, o.runs);
   const cache = featureCache(world, o.runs, stack);
@@ -109,19 +78,12 @@ export async function trainDecoder(o: RecipeOptions & { scale: number; spatialCh
     step: (_i, rng) => {
       const ids = Array.from({ length: B }, () => train[rng.randint(0, train.length)]);
       const drop = ids.map(() => rng.uniform() < NULL_CONDITION_RATE);
-      const mixed = condMix > 0 ? ids.map(() => rng.uniform() < condMix) : null;
-      let cond: T.Tensor;
-      if (mixed?.some(Boolean)) {
-        const others = ids.flatMap(() => Array.from({ length: COND_MIX_OTHERS }, () => train[rng.randint(0, train.length)]));
-        const w = mixWeights(B, () => rng.uniform()).map((v, i) => (mixed[i] ? v : 1));
-        cond = withNull(mixConditions(scaleFeatures(cache, ids, k), scaleFeatures(cache, others, k), B, w), cache, k, drop);
-      } else cond = conditionBatch(cache, ids, k, drop);
       const x0 = gatherRows(cache.latents, ids);
       // noise offset (SDXL training trick): a per-sample, per-channel constant added to the noise
       const noise = T.randn(x0.shape, { generator: rng }).add(T.randn([B, 4, 1, 1], { generator: rng }).mul(NOISE_OFFSET));
       const ts = ids.map(() => rng.randint(0, sched.numTrainTimesteps));
       const xt = addNoiseVP(abar, x0, noise, ts);
-      const eps = dec.forward(xt, ts, cond, drop.map((d) => (d ? 0 : 1)));
+      const eps = dec.forward(xt, ts, conditionBatch(cache, ids, k, drop), drop.map((d) => (d ? 0 : 1)));
       const loss = T.mseLoss(eps, noise);
       loss.backward();
       return { loss: loss.item() };
