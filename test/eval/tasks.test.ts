@@ -6,13 +6,14 @@ import { after, before, test } from 'node:test';
 import { imageBatch } from '../../src/data/batches.js';
 import type { EmojiWorld } from '../../src/data/emoji/world.js';
 import type { PumaTokenizer } from '../../src/data/tokenizer/tokenizer.js';
-import { bestScale, knownWordsTest, markdownTable, modelClipScores, pickRows } from '../../src/eval/common.js';
+import { bestScale, conceptImages, knownWordsTest, markdownTable, modelClipScores, pickRows } from '../../src/eval/common.js';
 import { EvalEncoder } from '../../src/eval/encoder.js';
 import { conditionalTable, editTable, evalImageToImage, imageToImageCases } from '../../src/eval/image-to-image.js';
 import { conceptRanks, evalT2i, retrievalSet, t2iTable } from '../../src/eval/t2i.js';
 import { writeFigures } from '../../src/eval/figures.js';
 import { evalUnderstanding, normalizeAnswer, understandingTable } from '../../src/eval/understanding.js';
 import * as T from '../../src/tensor/index.js';
+import { reconstruct } from '../../src/pipelines/reconstruct.js';
 import { buildSubset } from '../data/subset.js';
 import { tinyEvalEncoder, tinyPuma64, tinyTokenizer } from './tiny.js';
 
@@ -84,7 +85,16 @@ test('eval t2i: one row per decoder plus 5-scale Max, metrics in range, two seed
     assert.ok(r.knownPrompts > 0 ? x.r5Known >= 0 && x.r5Known <= 1 : Number.isNaN(x.r5Known), `known-word retrieval ${x.r5Known}`);
     assert.ok(x.r5 >= x.r1);
     assert.ok(Number.isFinite(x.psnrD) && x.psnrD < 80, 'seeds seed and seed + 1 decode differently');
+    // the decoder's own ceiling: a share per decoder, none for the pick across scales
+    assert.ok(x.scale === '5-scale Max' ? Number.isNaN(x.r5Own) : x.r5Own >= 0 && x.r5Own <= 1, `own-feature retrieval ${x.r5Own}`);
   }
+  assert.match(t2iTable(r), /R@5 of own features decoded/);
+  // ... and it is the retrieval of the concepts' own images reconstructed at that scale
+  const items = conceptImages(world, 'test', 2), ev = tinyEvalEncoder(tok), set = retrievalSet(world, ev, 'test');
+  const rec = reconstruct(puma, imageBatch(world, items.map((i) => i.id), '01'), [0], { steps: 1, seed: 0 }).get(0)!;
+  const ranks = conceptRanks(ev, rec, items.map((i) => i.concept), set);
+  assert.equal(r.rows[1].r5Own, ranks.filter((x) => x < 5).length / 2);
+  assert.ok(set.concepts.length > 5, 'the retrieval set is larger than 5');
   assert.match(t2iTable(r), /\| 5-scale Max \|/);
   assert.match(t2iTable(r), /CLIP-T \[eval mini-CLIP\]/);
   assert.match(t2iTable(r), new RegExp(`R@5 of ${r.concepts}`));
