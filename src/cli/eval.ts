@@ -12,13 +12,13 @@ import { conditionalTable, editTable, evalImageToImage, type ImageToImageResult 
 import { evalReconstruction, reconstructionTable } from '../eval/reconstruction.js';
 import { evalT2i, t2iTable } from '../eval/t2i.js';
 import { evalUnderstanding, understandingTable } from '../eval/understanding.js';
-import { DECODE_DEFAULTS } from '../pipelines/decode.js';
+import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
 import { loadPuma } from '../pipelines/bundle.js';
 import type { PumaModel } from '../pipelines/model.js';
 import * as T from '../tensor/index.js';
 import { DEFAULT_MODEL, nonNegative, parseScheduler, positiveInt } from './options.js';
 
-interface EvalFlags { model: string; data: string; steps: number; guidance: number; scheduler: SchedulerName; seed: number; json?: string; n?: number; split: 'val' | 'test'; textGuidance: number }
+interface EvalFlags { model: string; data: string; steps: number; guidance?: number; scheduler: SchedulerName; seed: number; json?: string; n?: number; split: 'val' | 'test'; textGuidance: number }
 
 /** Item counts per table: the full run, and `--quick` (stated in docs/RESULTS.md). */
 export const EVAL_SIZES = {
@@ -35,7 +35,7 @@ function evalFlags(cmd: Command, n?: number): Command {
       return v;
     }, 'test')
     .option('--steps <n>', 'sampling steps', positiveInt('--steps'), DECODE_DEFAULTS.steps)
-    .option('--guidance <g>', 'classifier-free guidance scale', nonNegative('--guidance'), DECODE_DEFAULTS.guidance)
+    .option('--guidance <g>', `classifier-free guidance scale of the decoders (default: ${T2I_DECODE_GUIDANCE} for text-to-image, ${DECODE_DEFAULTS.guidance} otherwise)`, nonNegative('--guidance'))
     .option('--scheduler <name>', `sampler: ${SCHEDULER_NAMES.join(', ')}`, parseScheduler, DECODE_DEFAULTS.scheduler)
     .option('--seed <n>', 'seed (diversity compares seed and seed + 1)', (v) => {
       const s = Number(v);
@@ -80,9 +80,10 @@ function report(f: EvalFlags, markdown: string, result: unknown): void {
   writeJson(f.json, result);
 }
 
-function noteLine(r: { stage: string; note?: string; textGuidance?: number }): string {
+function noteLine(r: { stage: string; note?: string; textGuidance?: number; decodeGuidance?: number }): string {
   const g = r.textGuidance !== undefined && r.textGuidance !== 1 ? `, text guidance ${r.textGuidance}` : '';
-  return `MLLM: ${r.stage}${g}${r.note ? ` (${r.note})` : ''}`;
+  const d = r.decodeGuidance !== undefined ? `; decoders' guidance ${r.decodeGuidance}` : '';
+  return `MLLM: ${r.stage}${g}${r.note ? ` (${r.note})` : ''}${d}`;
 }
 
 /** The MLLM of each conditional task (canny runs on mllm-canny where there is one, the others on mllm-cond). */
@@ -94,7 +95,7 @@ function taskNotes(rs: readonly ImageToImageResult[]): string {
 async function runAll(f: EvalFlags & { quick: boolean; out?: string }): Promise<{ md: string; json: Record<string, unknown> }> {
   const sizes = f.quick ? EVAL_SIZES.quick : EVAL_SIZES.full;
   const { model, world, ev } = load(f);
-  const parts: string[] = [], json: Record<string, unknown> = { quick: f.quick, sizes, model: f.model, split: f.split, seed: f.seed, steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, textGuidance: f.textGuidance };
+  const parts: string[] = [], json: Record<string, unknown> = { quick: f.quick, sizes, model: f.model, split: f.split, seed: f.seed, steps: f.steps, guidance: f.guidance ?? { t2i: T2I_DECODE_GUIDANCE, other: DECODE_DEFAULTS.guidance }, scheduler: f.scheduler, textGuidance: f.textGuidance };
   const t0 = performance.now();
   const timed = <R>(name: string, fn: () => R): R => {
     const t = performance.now();

@@ -11,7 +11,7 @@ import { ask } from '../pipelines/ask.js';
 import { loadPuma } from '../pipelines/bundle.js';
 import { canny2img } from '../pipelines/canny2img.js';
 import { colorize } from '../pipelines/colorize.js';
-import { DECODE_DEFAULTS } from '../pipelines/decode.js';
+import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
 import { edit, FINE_SCALES } from '../pipelines/edit.js';
 import { ALL_SCALES, checkScales, generate, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
 import { ground } from '../pipelines/ground.js';
@@ -30,12 +30,12 @@ function modelFlags(cmd: Command): Command {
     .option('--data <dir>', 'emoji dataset (for an unfinished VAE run)', 'data/emoji');
 }
 
-function imageFlags(cmd: Command, scales: readonly number[]): Command {
+function imageFlags(cmd: Command, scales: readonly number[], guidance = DECODE_DEFAULTS.guidance): Command {
   return modelFlags(cmd)
     .option('--scales <list>', 'scales to decode, 0 (f0, finest) .. 4 (f4, coarsest)', parseScales, [...scales])
     .option('--seeds <list>', 'one decode per seed', parseSeeds, [0])
     .option('--steps <n>', 'sampling steps', positiveInt('--steps'), DECODE_DEFAULTS.steps)
-    .option('--guidance <g>', 'classifier-free guidance scale', nonNegative('--guidance'), DECODE_DEFAULTS.guidance)
+    .option('--guidance <g>', 'classifier-free guidance scale of the decoders', nonNegative('--guidance'), guidance)
     .option('--scheduler <name>', `sampler: ${SCHEDULER_NAMES.join(', ')}`, parseScheduler, DECODE_DEFAULTS.scheduler)
     .requiredOption('--out <dir>', 'output folder for PNGs, settings.json and grid.png');
 }
@@ -132,7 +132,7 @@ function noteMllm(model: PumaModel, task: MllmTask): PumaModel {
 
 /** The task commands. */
 export function registerTaskCommands(program: Command): void {
-  imageFlags(program.command('generate').description('text-to-image: the MLLM writes f4..f0, the decoders draw each scale (paper Fig. 1)'), ALL_SCALES)
+  imageFlags(program.command('generate').description('text-to-image: the MLLM writes f4..f0, the decoders draw each scale (paper Fig. 1)'), ALL_SCALES, T2I_DECODE_GUIDANCE)
     .argument('<prompt>', 'what to draw, e.g. "grinning face"')
     .option('--best', "5-scale Max: keep the scale whose image has the highest CLIP score against the prompt", false)
     .option('--text-guidance <g>', 'guidance on the prompt inside the MLLM (1 = the paper\'s plain regression)', nonNegative('--text-guidance'), 1)

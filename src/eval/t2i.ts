@@ -8,6 +8,7 @@ import type { EmojiWorld } from '../data/emoji/world.js';
 import { imageBatch } from '../data/batches.js';
 import { mllmFor, type MllmStage, type PumaModel } from '../pipelines/model.js';
 import * as T from '../tensor/index.js';
+import { T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
 import { reconstruct } from '../pipelines/reconstruct.js';
 import { bestScale, conceptImages, decodeMany, knownWordsTest, markdownTable, mean, pickRows, SCALES_COARSE_FIRST, type EvalOptions } from './common.js';
 import { STANDIN, type EvalEncoder } from './encoder.js';
@@ -23,7 +24,7 @@ export interface T2iRow {
    */
   r5Own: number;
 }
-export interface T2iResult { stage: MllmStage; note?: string; textGuidance: number; rows: T2iRow[]; concepts: number; knownPrompts: number }
+export interface T2iResult { stage: MllmStage; note?: string; textGuidance: number; decodeGuidance: number; rows: T2iRow[]; concepts: number; knownPrompts: number }
 
 /** Images of a split's concepts to retrieve from: their eval-CLIP embeddings and each one's concept. */
 export interface RetrievalSet { embeds: T.Tensor; concepts: readonly number[] }
@@ -75,11 +76,11 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
     opts.onProgress?.(`t2i: MLLM ${i + 1}/${prompts.length}`);
     return mllm.generateImage(model.tokenizer.encode(p), { upToScale: finest, guidance: opts.textGuidance }).map((f) => f?.keep() ?? null);
   });
-  const seed = opts.seed ?? 0;
+  const seed = opts.seed ?? 0, decodeGuidance = opts.guidance ?? T2I_DECODE_GUIDANCE;
   const gt = imageBatch(world, items.map((i) => i.id), '01').keep();
   const decoded = [seed, seed + 1].map((s) => scales.map((k) => {
     opts.onProgress?.(`t2i: decoding f${k} seed ${s}`);
-    return decodeMany(model, k, feats.map((f) => f[k]!), { ...opts, seed: s });
+    return decodeMany(model, k, feats.map((f) => f[k]!), { ...opts, guidance: decodeGuidance, seed: s });
   }));
   const set = retrievalSet(world, ev, opts.split ?? 'test');
   const concepts = items.map((i) => i.concept);
@@ -105,7 +106,7 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
   const batch = opts.batch ?? 16;
   for (let s = 0; s < items.length; s += batch) {
     T.tidy(() => {
-      const out = reconstruct(model, gt.narrow(0, s, Math.min(batch, items.length - s)), scales, { ...opts, seed });
+      const out = reconstruct(model, gt.narrow(0, s, Math.min(batch, items.length - s)), scales, { ...opts, guidance: decodeGuidance, seed });
       for (const k of scales) {
         own.get(k)!.push(...conceptRanks(ev, out.get(k)!, concepts.slice(s, s + batch), set));
         out.get(k)!.dispose();
@@ -122,7 +123,7 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
   feats.flat().forEach((t) => t?.dispose());
   gt.dispose();
   set.embeds.dispose();
-  return { stage, note, textGuidance: opts.textGuidance ?? 1, rows, concepts: new Set(set.concepts).size, knownPrompts: known.filter((k) => k).length };
+  return { stage, note, textGuidance: opts.textGuidance ?? 1, decodeGuidance, rows, concepts: new Set(set.concepts).size, knownPrompts: known.filter((k) => k).length };
 }
 
 export function t2iTable(r: T2iResult): string {

@@ -6,7 +6,7 @@ import { chwToImage } from '../io/image.js';
 import * as T from '../tensor/index.js';
 import { CLIP_TEXT_LEN } from '../train/recipes/clip.js';
 import { textBatch } from '../train/recipes/common.js';
-import { decodeFeatures, type DecodeOptions } from './decode.js';
+import { decodeFeatures, T2I_DECODE_GUIDANCE, type DecodeOptions } from './decode.js';
 import { mllmFor, type MllmStage, type PumaModel } from './model.js';
 import { clipNormalize, prepareImage } from './reconstruct.js';
 
@@ -61,7 +61,7 @@ export function generate(model: PumaModel, prompt: string, opts: GenerateOptions
   opts.onProgress?.(`MLLM (${stage}) writes f4..f${Math.min(...scales)}`);
   const features = mllm.generateImage(model.tokenizer.encode(prompt), { upToScale: Math.min(...scales), guidance: opts.textGuidance });
   const rows = (opts.seeds ?? [0]).map((seed): SeedImages => {
-    const images = decodeScales(model, features, scales, seed, opts);
+    const images = decodeScales(model, features, scales, seed, { ...opts, guidance: opts.guidance ?? T2I_DECODE_GUIDANCE });
     if (!opts.best) return { seed, images };
     const s = clipScores(model, prompt, scales.map((k) => images.get(k)!));
     return { seed, images, scores: new Map(scales.map((k, i) => [k, s[i]])), best: scales[argmax(s)] };

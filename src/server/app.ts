@@ -7,7 +7,7 @@ import { decodeImage, encodeImage, type Image } from '../io/image.js';
 import { ask } from '../pipelines/ask.js';
 import { canny2img } from '../pipelines/canny2img.js';
 import { colorize } from '../pipelines/colorize.js';
-import { DECODE_DEFAULTS } from '../pipelines/decode.js';
+import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
 import { edit, FINE_SCALES } from '../pipelines/edit.js';
 import { ALL_SCALES, checkScales, generate, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
 import { ground } from '../pipelines/ground.js';
@@ -77,10 +77,10 @@ async function readBodyImage(v: string, field: string): Promise<Image> {
   }
 }
 
-function decodeOptions(b: DecodeBody, defaults: readonly number[]): ImageTaskOptions {
+function decodeOptions(b: DecodeBody, defaults: readonly number[], guidance = DECODE_DEFAULTS.guidance): ImageTaskOptions {
   return {
     scales: b.scales ?? [...defaults], seeds: b.seeds ?? [0],
-    steps: b.steps ?? DECODE_DEFAULTS.steps, guidance: b.guidance ?? DECODE_DEFAULTS.guidance, scheduler: b.scheduler ?? DECODE_DEFAULTS.scheduler,
+    steps: b.steps ?? DECODE_DEFAULTS.steps, guidance: b.guidance ?? guidance, scheduler: b.scheduler ?? DECODE_DEFAULTS.scheduler,
   };
 }
 
@@ -103,7 +103,7 @@ export function modelInfo(model: PumaModel, name = 'model'): Record<string, unkn
     mllms: MLLM_STAGES.filter((s) => model.mllms[s]),
     scales: model.decoders.flatMap((d, k) => (d ? [k] : [])),
     schedulers: SCHEDULER_NAMES,
-    defaults: { ...DECODE_DEFAULTS, generateScales: ALL_SCALES, imageScales: FINE_SCALES },
+    defaults: { ...DECODE_DEFAULTS, generateGuidance: T2I_DECODE_GUIDANCE, generateScales: ALL_SCALES, imageScales: FINE_SCALES },
   };
 }
 
@@ -140,7 +140,7 @@ export function buildServer(model: PumaModel, opts: ServerOptions = {}): Fastify
 
   task<DecodeBody & { prompt: string; best?: boolean; textGuidance?: number }>('/api/generate',
     body(['prompt'], { prompt: text, best: { type: 'boolean' }, textGuidance: { type: 'number', minimum: 0, maximum: 20 }, ...decodeProps }),
-    async (b) => imagesReply(generate(model, b.prompt, { ...decodeOptions(b, ALL_SCALES), best: b.best, textGuidance: b.textGuidance })));
+    async (b) => imagesReply(generate(model, b.prompt, { ...decodeOptions(b, ALL_SCALES, T2I_DECODE_GUIDANCE), best: b.best, textGuidance: b.textGuidance })));
 
   task<DecodeBody & { image: string }>('/api/reconstruct', body(['image'], { image, ...decodeProps }), async (b) => {
     const img = await readBodyImage(b.image, 'image');

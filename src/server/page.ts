@@ -62,7 +62,7 @@ function decodeFields(t) {
   return '<label>Scales</label><div>' + scales + '</div>' +
     '<label for="seeds">Seeds</label><input id="seeds" type="text" value="0">' +
     '<details><summary>Sampling</summary><div>steps <input id="steps" type="number" min="1" value="' + info.defaults.steps + '" style="width:5rem"> ' +
-    'guidance <input id="guidance" type="number" min="0" step="0.5" value="' + info.defaults.guidance + '" style="width:5rem"> ' +
+    'guidance <input id="guidance" type="number" min="0" step="0.5" value="' + (current === 'generate' ? info.defaults.generateGuidance : info.defaults.guidance) + '" style="width:5rem"> ' +
     'sampler <select id="scheduler">' + schedulers + '</select></div></details>';
 }
 

@@ -13,6 +13,7 @@ import { conceptRanks, evalT2i, retrievalSet, t2iTable } from '../../src/eval/t2
 import { writeFigures } from '../../src/eval/figures.js';
 import { evalUnderstanding, normalizeAnswer, understandingTable } from '../../src/eval/understanding.js';
 import * as T from '../../src/tensor/index.js';
+import { T2I_DECODE_GUIDANCE } from '../../src/pipelines/decode.js';
 import { reconstruct } from '../../src/pipelines/reconstruct.js';
 import { buildSubset } from '../data/subset.js';
 import { tinyEvalEncoder, tinyPuma64, tinyTokenizer } from './tiny.js';
@@ -91,7 +92,8 @@ test('eval t2i: one row per decoder plus 5-scale Max, metrics in range, two seed
   assert.match(t2iTable(r), /R@5 of own features decoded/);
   // ... and it is the retrieval of the concepts' own images reconstructed at that scale
   const items = conceptImages(world, 'test', 2), ev = tinyEvalEncoder(tok), set = retrievalSet(world, ev, 'test');
-  const rec = reconstruct(puma, imageBatch(world, items.map((i) => i.id), '01'), [0], { steps: 1, seed: 0 }).get(0)!;
+  assert.equal(r.decodeGuidance, T2I_DECODE_GUIDANCE, 'text-to-image decodes at its own guidance by default');
+  const rec = reconstruct(puma, imageBatch(world, items.map((i) => i.id), '01'), [0], { steps: 1, seed: 0, guidance: T2I_DECODE_GUIDANCE }).get(0)!;
   const ranks = conceptRanks(ev, rec, items.map((i) => i.concept), set);
   assert.equal(r.rows[1].r5Own, ranks.filter((x) => x < 5).length / 2);
   assert.ok(set.concepts.length > 5, 'the retrieval set is larger than 5');
@@ -100,7 +102,8 @@ test('eval t2i: one row per decoder plus 5-scale Max, metrics in range, two seed
   assert.match(t2iTable(r), new RegExp(`R@5 of ${r.concepts}`));
   assert.equal(r.textGuidance, 1);
   // the guidance is recorded with the result (its arithmetic is tested with the MLLM)
-  assert.equal(evalT2i(puma, world, tinyEvalEncoder(tok), { n: 1, steps: 1, textGuidance: 3 }).textGuidance, 3);
+  const g3 = evalT2i(puma, world, tinyEvalEncoder(tok), { n: 1, steps: 1, textGuidance: 3, guidance: 1.5 });
+  assert.deepEqual([g3.textGuidance, g3.decodeGuidance], [3, 1.5]);
 });
 
 test('eval figures: Fig. 3, Fig. 6, one Fig. 10 per prompt and a gallery of all prompts', async () => {

@@ -17,6 +17,7 @@ import { ask } from '../../src/pipelines/ask.js';
 import { isBundle, loadBundle, writeBundle } from '../../src/pipelines/bundle.js';
 import { edit } from '../../src/pipelines/edit.js';
 import { argmax, clipScores, generate } from '../../src/pipelines/generate.js';
+import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../../src/pipelines/decode.js';
 import { drawBox, ground } from '../../src/pipelines/ground.js';
 import { conditionPrompt, holeMask, maskedImage, parseBox } from '../../src/pipelines/inpaint.js';
 import { mllmFor, type PumaModel } from '../../src/pipelines/model.js';
@@ -44,6 +45,10 @@ test('generate regresses f4 down to the finest requested scale only and decodes 
   for (const row of r.rows) for (const x of row.images.values()) assert.deepEqual(x.shape, [1, 3, 8, 8]);
   assert.ok(maxDiff(r.rows[0].images.get(4)!.toArray(), r.rows[1].images.get(4)!.toArray()) > 1e-4, 'seeds differ');
   assert.equal(r.rows[0].best, undefined);
+  // the decoders run at text-to-image's own guidance unless told otherwise
+  const at = (guidance?: number) => generate(puma, 'grinning face', { scales: [4], steps: 2, guidance }).rows[0].images.get(4)!.toArray();
+  assert.equal(maxDiff(at(), at(T2I_DECODE_GUIDANCE)), 0);
+  assert.ok(maxDiff(at(), at(DECODE_DEFAULTS.guidance)) > 1e-4, 'the default is not the other tasks\' guidance');
 
   const tuned = tinyMllm(C, 9);
   assert.equal(generate({ ...puma, mllms: { ...puma.mllms, t2i: tuned } }, 'grinning face', { scales: [4], steps: 1 }).stage, 't2i');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeImage, encodeImage } from '../../src/io/image.js';
+import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../../src/pipelines/decode.js';
 import { buildServer } from '../../src/server/app.js';
 import { testImage, tinyPuma } from '../pipelines/tiny-puma.js';
 
@@ -21,6 +22,9 @@ test('the page and /api/info describe the loaded model', async () => {
   assert.equal(info.model, 'tiny');
   assert.deepEqual(info.mllms, ['pretrain']);
   assert.deepEqual(info.scales, [0, 1, 2, 3, 4]);
+  // text-to-image decodes at its own guidance; the page offers it on the generate tab
+  assert.deepEqual([info.defaults.generateGuidance, info.defaults.guidance], [T2I_DECODE_GUIDANCE, DECODE_DEFAULTS.guidance]);
+  assert.match(page.body, /info\.defaults\.generateGuidance/);
 });
 
 test('generate returns one PNG per seed and scale, decoded as the pipeline does', async () => {
