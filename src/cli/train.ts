@@ -103,7 +103,7 @@ export function registerTrainCommands(program: Command): void {
       for (const line of importBundle(bundle, f.runs)) process.stdout.write(`${line}\n`);
       process.stdout.write(`resume any stage with its command, e.g. 'puma train decoder --scale 4 --runs ${f.runs} --steps 5000' (steps count from 0, AdamW starts fresh)\n`);
     });
-  train.command('all').description('the whole recipe in order, with the shipped model\'s step counts (about 14 h here): clip, vae, decoders f0..f4, mllm pretrain, mllm instruct per task (t2i self-fed; edit, cond and canny from t2i, self-fed, with the slot embedding; edit and cond with the input residual). Resumable: Ctrl-C saves the running stage and ends; the same command goes on from there')
+  train.command('all').description('the whole recipe in order, with the shipped model\'s step counts (about 17 h here by the measured stage times): clip, vae, decoders f0..f4, mllm pretrain, mllm instruct per task (t2i self-fed; edit, cond and canny from t2i, self-fed, with the slot embedding; edit and cond with the input residual). Resumable: Ctrl-C saves the running stage and ends; the same command goes on from there')
     .option('--data <dir>', 'emoji dataset (puma data build)', 'data/emoji')
     .option('--runs <dir>', 'folder of training runs (checkpoints, logs)', 'runs')
     .option('--seed <n>', 'random seed', (v) => Number(v), 0)

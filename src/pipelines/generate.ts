@@ -47,7 +47,8 @@ export interface ImageTaskResult {
 }
 
 /**
- * Text -> images at the requested scales.
+ * Text -> images at the requested scales. The decoders run at T2I_DECODE_GUIDANCE unless
+ * `opts.guidance` says otherwise.
  *
  * @example
  * const r = generate(puma, 'grinning face', { scales: [4, 0], seeds: [0, 1], best: true });

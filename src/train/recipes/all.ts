@@ -26,7 +26,8 @@ export const TRAIN_ALL_ADDITIONS: Readonly<Record<MllmTask, Partial<MllmRecipeOp
 /**
  * Optimizer steps per stage: the shipped stages' counts (docs/PUMA.md, training table). Edit and
  * cond, whose shipped weights came from a chain of runs with changing settings, get 3000 steps
- * of the final settings; understand stopped at 1540 and gets 1500. About 14 h on this machine.
+ * of the final settings; understand stopped at 1540 and gets 1500. The stage times of that table add up to about 17 h
+ * (measured at 1 thread beside other jobs; the whole recipe at these counts has not been run).
  */
 export const TRAIN_ALL_STEPS = {
   clip: 500, vae: 700,
