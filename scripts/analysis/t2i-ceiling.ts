@@ -2,15 +2,14 @@
 // image features (the true f_k, no MLLM) with D_k and ask the same question as `puma eval t2i`:
 // is the decoded image among the 5 nearest of the split's concepts (R@5, eval CLIP)? This is the
 // ceiling a perfect MLLM would reach with these decoders; the gap to `eval t2i`'s rows is the MLLM's.
+// `puma eval t2i` shows the R@5 column; this adds R@1 and the names of known words.
 //   node --import tsx scripts/analysis/t2i-ceiling.ts [bundle] [n] [seed]
 import { loadEmojiWorld } from '../../src/data/emoji/world.js';
 import { imageBatch } from '../../src/data/batches.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
-import { reconstruct } from '../../src/pipelines/reconstruct.js';
 import { conceptImages, knownWordsTest, mean } from '../../src/eval/common.js';
 import { EvalEncoder } from '../../src/eval/encoder.js';
-import { conceptRanks, retrievalSet } from '../../src/eval/t2i.js';
-import * as T from '../../src/tensor/index.js';
+import { ownFeatureRanks, retrievalSet } from '../../src/eval/t2i.js';
 
 const [dir = 'models/puma-emoji', nArg = '48', seedArg = '0'] = process.argv.slice(2);
 const world = loadEmojiWorld();
@@ -21,16 +20,7 @@ const concepts = items.map((i) => i.concept);
 const known = concepts.map(knownWordsTest(world));
 const set = retrievalSet(world, ev, 'test');
 const scales = [4, 3, 2, 1, 0].filter((k) => puma.decoders[k]);
-const ranks = new Map<number, number[]>(scales.map((k) => [k, []]));
-for (let s = 0; s < items.length; s += 16) {
-  T.tidy(() => {
-    const chunk = items.slice(s, s + 16);
-    const x = imageBatch(world, chunk.map((i) => i.id), '01');
-    const out = reconstruct(puma, x, scales, { seed: Number(seedArg) });
-    for (const k of scales) ranks.get(k)!.push(...conceptRanks(ev, out.get(k)!, chunk.map((i) => i.concept), set));
-  });
-  process.stderr.write(`${Math.min(s + 16, items.length)}/${items.length}\n`);
-}
+const ranks = ownFeatureRanks(puma, ev, imageBatch(world, items.map((i) => i.id), '01'), concepts, set, scales, { seed: Number(seedArg) });
 console.log(`decoding the true features of ${items.length} held-out concepts (test split, ${new Set(set.concepts).size} concepts, seed ${seedArg})`);
 console.log('scale  R@1    R@5    R@5 known-word names');
 for (const k of scales) {

@@ -61,6 +61,27 @@ export function conceptRanks(ev: EvalEncoder, x: T.Tensor, concepts: readonly nu
 }
 
 /**
+ * The decoders' ceiling for text-to-image: each image of `x` ([N, 3, H, W], concept concepts[i])
+ * encoded and decoded at each scale, no MLLM, and its concept's rank (as conceptRanks) per scale.
+ */
+export function ownFeatureRanks(
+  model: PumaModel, ev: EvalEncoder, x: T.Tensor, concepts: readonly number[], set: RetrievalSet, scales: readonly number[], opts: EvalOptions = {},
+): Map<number, number[]> {
+  const ranks = new Map<number, number[]>(scales.map((k) => [k, []]));
+  const batch = opts.batch ?? 16, n = x.shape[0];
+  for (let s = 0; s < n; s += batch) {
+    T.tidy(() => {
+      const out = reconstruct(model, x.narrow(0, s, Math.min(batch, n - s)), scales, opts);
+      for (const k of scales) {
+        ranks.get(k)!.push(...conceptRanks(ev, out.get(k)!, concepts.slice(s, s + batch), set));
+        out.get(k)!.dispose();
+      }
+    });
+  }
+  return ranks;
+}
+
+/**
  * Generates every held-out concept's name (up to n) at every scale with seeds seed and seed + 1.
  *
  * @example
@@ -102,17 +123,7 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
     };
   };
   opts.onProgress?.('t2i: decoding the concepts\' own features');
-  const own = new Map<number, number[]>(scales.map((k) => [k, []]));
-  const batch = opts.batch ?? 16;
-  for (let s = 0; s < items.length; s += batch) {
-    T.tidy(() => {
-      const out = reconstruct(model, gt.narrow(0, s, Math.min(batch, items.length - s)), scales, { ...opts, guidance: decodeGuidance, seed });
-      for (const k of scales) {
-        own.get(k)!.push(...conceptRanks(ev, out.get(k)!, concepts.slice(s, s + batch), set));
-        out.get(k)!.dispose();
-      }
-    });
-  }
+  const own = ownFeatureRanks(model, ev, gt, concepts, set, scales, { ...opts, guidance: decodeGuidance, seed });
   const rows = scales.map((k, j) => ({ ...row(`f${k}`, decoded[0][j], decoded[1][j]), r5Own: mean(own.get(k)!.map((r) => (r < 5 ? 1 : 0))) }));
   if (scales.length > 1) {
     const picks = decoded.map((byScale) => pickRows(byScale, bestScale(model, byScale, prompts)));
