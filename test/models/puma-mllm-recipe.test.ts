@@ -204,7 +204,7 @@ test('puma train mllm: clear errors, then pretraining and instruction tuning run
     const h = targetOf(half[i]).fed!.toArray();
     let fromOwn = 0;
     for (let s = 0; s < IMAGE_SLOTS; s++) {
-      const row = (a: Float32Array) => Array.from(a.subarray(s * 128, (s + 1) * 128));
+      const row = (a: Float32Array | Int32Array) => Array.from(a.subarray(s * 128, (s + 1) * 128));
       const isOwn = row(h).every((v, j) => Math.abs(v - row(p)[j]) < 1e-6), isTrue = row(h).every((v, j) => Math.abs(v - row(f)[j]) < 1e-6);
       assert.ok(isOwn || isTrue, `slot ${s} is one or the other`);
       if (isOwn && !isTrue) fromOwn++;
@@ -270,6 +270,8 @@ test('puma train mllm: clear errors, then pretraining and instruction tuning run
   const condParts = samplesToParts(drawSamples(world, 'cond', 'val', 1, 'e'), tok, encoder, world)[0];
   const at = condParts.findIndex((p) => p.kind === 'image' && p.role === 'target');
   const inputOf = condParts.find((p) => p.kind === 'image' && p.role === 'input') as { features: T.Tensor };
-  const copied = cond.generateImage([...condParts.slice(0, at - 1), { ...(condParts[at - 1] as { kind: 'tokens'; ids: number[]; loss: boolean }), ids: (condParts[at - 1] as { ids: number[] }).ids.slice(0, -1) }], { upToScale: 4 });
+  const textBefore = condParts[at - 1];
+  assert.ok(textBefore.kind === 'tokens', 'the target image follows text');
+  const copied = cond.generateImage([...condParts.slice(0, at - 1), { ...textBefore, ids: textBefore.ids.slice(0, -1) }], { upToScale: 4 });
   assert.deepEqual(Array.from(copied[4]!.toArray()), Array.from(inputOf.features.narrow(0, 0, 1).toArray()), 'at the start generation returns the input');
 });

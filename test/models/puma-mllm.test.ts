@@ -88,7 +88,7 @@ test('loss = 0.02 CE + sum alpha_k MSE_k, checked by hand', () => {
   T.noGrad(() => {
     const got = m.loss(batch);
     const out = m.forwardTeacher(batch);
-    const H = 32, hid = out.hidden.contiguous().toArray(), t = out.hidden.shape[1];
+    const H = 32, hid = out.hidden.contiguous().toArray() as Float32Array, t = out.hidden.shape[1];
     const hrow = (b: number, p: number) => hid.subarray((b * t + p) * H, (b * t + p + 1) * H);
     const lin = (w: Float32Array, bias: Float32Array | null, x: Float32Array, outN: number) =>
       Float64Array.from({ length: outN }, (_, o) => {
