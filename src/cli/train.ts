@@ -82,11 +82,6 @@ export function registerTrainCommands(program: Command): void {
       if (!(n >= 0 && n < 1)) throw new Error(`--caption-dropout must be a number in [0, 1), got '${v}'`);
       return n;
     })
-    .option('--qa-turns <n>', 'understand only: questions about one image per sample, asked as one conversation (LLaVA\'s multi-turn layout; default 1)', (v) => {
-      const n = Number(v);
-      if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--qa-turns must be an integer >= 1, got '${v}'`);
-      return n;
-    })
     .option('--init <stage>', `instruct only: the stage a new run starts from: pretrain (the paper) or ${MLLM_TASKS.join(' | ')}, or a run folder (a path with '/')`, (v) => {
       if (v !== 'pretrain' && !(MLLM_TASKS as readonly string[]).includes(v) && !v.includes('/')) throw new Error(`--init must be pretrain, one of ${MLLM_TASKS.join(', ')} or a run folder, got '${v}'`);
       return v;
@@ -103,9 +98,9 @@ export function registerTrainCommands(program: Command): void {
     })
     .option('--input-residual', 'edit/cond: regress the target as the input image\'s features plus a learned change (our addition; a new run from weights without it starts at "change nothing"; kept on resume)')
     .option('--slot-embedding', 'give the model a learned embedding per feature slot, so a slot being written finds the same slot of the input image (our addition; starts at zero, so it can be added to a trained run; kept on resume)')
-    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number; captionDropout?: number; qaTurns?: number; init?: string; selfFeed?: number; selfFeedPasses?: number; slotEmbedding?: boolean; inputResidual?: boolean }) =>
+    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number; captionDropout?: number; init?: string; selfFeed?: number; selfFeedPasses?: number; slotEmbedding?: boolean; inputResidual?: boolean }) =>
       report(`mllm ${f.stage}${f.task ? ` ${f.task}` : ''}`, await trainMllm({
-        ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr, captionDropout: f.captionDropout, qaTurns: f.qaTurns, init: f.init, selfFeed: f.selfFeed, selfFeedPasses: f.selfFeedPasses, slotEmbedding: f.slotEmbedding, inputResidual: f.inputResidual,
+        ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr, captionDropout: f.captionDropout, init: f.init, selfFeed: f.selfFeed, selfFeedPasses: f.selfFeedPasses, slotEmbedding: f.slotEmbedding, inputResidual: f.inputResidual,
       })));
   train.command('from-bundle').description('start a runs folder from a model bundle\'s weights, to train on from a shipped model')
     .argument('[bundle]', 'model bundle', 'models/puma-emoji')

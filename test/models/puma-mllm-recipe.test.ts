@@ -54,27 +54,6 @@ test('instruction data: the layouts of each task family', () => {
   }
 });
 
-test('understanding with --qa-turns: several questions about one image as one conversation, an answer and </s> learned per turn', () => {
-  const tok = runTokenizer(world, runs);
-  const samples = drawSamples(world, 'understand', 'train', 40, 'm', { qaTurns: 3 });
-  const convs = samples.filter((s) => s.task === 'qa');
-  assert.ok(convs.length > 20 && convs.length < 40, `${convs.length} of 40 are questions (the rest grounding)`);
-  for (const s of convs) {
-    const kinds = String(s.meta.kinds).split(',');
-    assert.ok(kinds.length === 3 && new Set(kinds).size === 3, `three distinct kinds (every image has at least four): ${kinds}`);
-    assert.equal(s.segments.filter((g) => g.kind === 'image').length, 1, 'one image');
-    assert.equal(s.segments.filter((g) => g.kind === 'text' && g.loss).length, kinds.length, 'one learned answer per question');
-    const answers = String(s.meta.answers).split(' | ');
-    const learned = s.segments.filter((g) => g.kind === 'text' && g.loss).map((g) => (g as { text: string }).text);
-    assert.deepEqual(learned, answers.map((a, i) => ` ${a}${i < answers.length - 1 ? '</s>' : ''}`));
-    // every answer ends in </s> as a learned token: the earlier ones in their text, the last one added by tokenizeSample
-    const eos = tokenizeSample(s, tok).filter((p) => p.kind === 'tokens' && p.loss && p.ids.at(-1) === tok.special.eos).length;
-    assert.equal(eos, kinds.length);
-  }
-  // one turn is the plain layout, drawn the same way as without the option
-  assert.deepEqual(drawSamples(world, 'understand', 'train', 6, 'b', { qaTurns: 1 }), drawSamples(world, 'understand', 'train', 6, 'b'));
-});
-
 test('conditional data: cond draws inpainting and colorization, canny only canny-to-image', () => {
   const kinds = (stage: 'cond' | 'canny') => new Set(drawSamples(world, stage, 'train', 40, 'k').map((s) => s.task));
   assert.deepEqual([...kinds('cond')].sort(), ['colorize', 'inpaint']);
@@ -83,7 +62,7 @@ test('conditional data: cond draws inpainting and colorization, canny only canny
 
 test('t2i caption dropout: some samples lose their caption, the others are those drawn without dropout', () => {
   const plain = drawSamples(world, 't2i', 'train', 200, 'd');
-  const dropped = drawSamples(world, 't2i', 'train', 200, 'd', { captionDropout: 0.3 });
+  const dropped = drawSamples(world, 't2i', 'train', 200, 'd', 0.3);
   const bare = dropped.filter((s) => s.segments.length === 1);
   assert.ok(bare.length > 35 && bare.length < 85, `${bare.length} of 200 without caption at p = 0.3`);
   dropped.forEach((s, i) => {
@@ -179,8 +158,6 @@ test('puma train mllm: clear errors, then pretraining and instruction tuning run
   await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', init: 'edit', steps: 1 }), /cannot start from itself/);
   await assert.rejects(trainMllm({ data, runs, stage: 'pretrain', init: 't2i', steps: 1 }), /--init is for --stage instruct/);
   await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', captionDropout: 0.1, steps: 1 }), /--caption-dropout is for --task t2i/);
-  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 't2i', qaTurns: 2, steps: 1 }), /--qa-turns is for --task understand/);
-  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'understand', qaTurns: 0, steps: 1 }), /--qa-turns must be an integer >= 1/);
   await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 't2i', captionDropout: 1, steps: 1 }), /--caption-dropout must be in \[0, 1\)/);
   await trainMllm({ data, runs, stage: 'instruct', task: 'edit', init: 'understand', steps: 0, batch: 2, progress: false });
   assert.equal(JSON.parse(readFileSync(join(mllmRunDir(runs, 'edit'), 'config.json'), 'utf8')).recipe.init, 'understand');

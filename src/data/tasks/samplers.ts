@@ -179,29 +179,6 @@ function understanding(img: Segment, question: string, answer: string): Segment[
   ];
 }
 
-/**
- * A question about an image and then up to `turns - 1` more about the same image, each of
- * another kind in random order, as one conversation: the first turn is the single-question
- * layout, every later one `</s> USER: question ASSISTANT: answer` (LLaVA's multi-turn
- * layout; loss on the answers and their `</s>`). One sequence of 341 feature tokens then
- * teaches several answers that must be read from the image.
- *
- * @example qaConversation(world, 'train', { image: 0, kind: 'style' }, new Rng('a'), 4).meta.questions
- */
-export function qaConversation(world: EmojiWorld, split: Split, item: QaItem, rng: Rng, turns: number): Sample {
-  if (!(Number.isInteger(turns) && turns >= 1)) throw new RangeError(`turns must be an integer >= 1, got ${turns}`);
-  const img = world.images[item.image];
-  const kinds = [item.kind, ...rng.shuffle(questionKinds(world, img).filter((k) => k !== item.kind))].slice(0, turns);
-  const asked = kinds.map((kind) => ({ kind, question: rng.pick(QUESTIONS[kind]), answer: answerOf(world, img, kind) }));
-  const segments = understanding({ kind: 'image', ref: { image: img.id }, role: 'input' }, asked[0].question, asked[0].answer);
-  for (const { question, answer } of asked.slice(1)) {
-    const last = segments[segments.length - 1] as Extract<Segment, { kind: 'text' }>;
-    last.text += '</s>';
-    segments.push({ kind: 'text', text: ` USER: ${question} ASSISTANT:`, loss: false }, { kind: 'text', text: ` ${answer}`, loss: true });
-  }
-  return { task: 'qa', split, segments, meta: { image: img.id, kinds: kinds.join(','), questions: asked.map((a) => a.question).join(' | '), answers: asked.map((a) => a.answer).join(' | ') } };
-}
-
 export type CaptionVariant = 'label' | 'tags' | 'style' | 'language' | 'category';
 
 /** One caption of a concept: its label, with tags, with the drawing style, in another language, or with its category. */

@@ -7,7 +7,7 @@ import { renderRef, type ImageRef } from '../../data/derive.js';
 import { loadEmojiWorld, type EmojiWorld } from '../../data/emoji/world.js';
 import type { Split } from '../../data/emoji/meta.js';
 import { Rng } from '../../data/rng.js';
-import { makeSample, type QaItem, qaConversation, sampleTask, taskItems } from '../../data/tasks/samplers.js';
+import { makeSample, sampleTask, taskItems } from '../../data/tasks/samplers.js';
 import type { Sample, TaskName } from '../../data/tasks/sample.js';
 import { tokenizeSample } from '../../data/tasks/sequence.js';
 import type { PumaTokenizer } from '../../data/tokenizer/tokenizer.js';
@@ -47,12 +47,6 @@ export interface MllmRecipeOptions extends RecipeOptions {
    * not the paper's; CAPTION_DROPOUT by default, 0 turns it off.
    */
   captionDropout?: number;
-  /**
-   * understand only: questions about one image per sample, asked as one conversation
-   * (qaConversation; LLaVA's instruction data is multi-turn). 1 (default) is one question per
-   * sample, as the session-4 run was trained; validation always asks one.
-   */
-  qaTurns?: number;
   /**
    * instruct only: the stage whose weights a new run starts from; 'pretrain' (the paper) by
    * default. Starting edit or cond from 't2i' reuses a fine-scale regression already learned.
@@ -225,8 +219,7 @@ function captionPair(world: EmojiWorld, split: Split, rng: Rng): Sample {
 }
 
 /** n samples of a stage's data from one seeded generator. */
-export function drawSamples(world: EmojiWorld, stage: 'pretrain' | MllmTask, split: Split, n: number, seed: string, opts: { captionDropout?: number; qaTurns?: number } = {}): Sample[] {
-  const { captionDropout = 0, qaTurns = 1 } = opts;
+export function drawSamples(world: EmojiWorld, stage: 'pretrain' | MllmTask, split: Split, n: number, seed: string, captionDropout = 0): Sample[] {
   const rng = new Rng(`mllm:${stage}:${split}:${seed}`);
   const one = (task: TaskName) => makeSample(world, task, split, rng.pick(taskItems(world, task, split)), rng);
   switch (stage) {
@@ -248,10 +241,7 @@ export function drawSamples(world: EmojiWorld, stage: 'pretrain' | MllmTask, spl
     case 'canny':
       return Array.from({ length: n }, () => one('canny'));
     case 'understand':
-      return Array.from({ length: n }, () => {
-        const task = rng.next() < 0.75 ? 'qa' : 'ground';
-        return task === 'qa' && qaTurns > 1 ? qaConversation(world, split, rng.pick(taskItems(world, 'qa', split)) as QaItem, rng, qaTurns) : one(task);
-      });
+      return Array.from({ length: n }, () => one(rng.next() < 0.75 ? 'qa' : 'ground'));
   }
 }
 
@@ -392,9 +382,6 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   if (o.captionDropout !== undefined && stage !== 't2i') throw new Error('--caption-dropout is for --task t2i only');
   const captionDropout = stage === 't2i' ? o.captionDropout ?? CAPTION_DROPOUT : 0;
   if (!(captionDropout >= 0 && captionDropout < 1)) throw new Error(`--caption-dropout must be in [0, 1), got ${o.captionDropout}`);
-  if (o.qaTurns !== undefined && stage !== 'understand') throw new Error('--qa-turns is for --task understand only');
-  const qaTurns = o.qaTurns ?? 1;
-  if (!(Number.isInteger(qaTurns) && qaTurns >= 1)) throw new Error(`--qa-turns must be an integer >= 1, got ${o.qaTurns}`);
   if (o.selfFeed !== undefined && !WRITES_IMAGES.includes(stage as MllmTask)) throw new Error(`--self-feed is for --task ${WRITES_IMAGES.join('|')} only`);
   if (o.inputResidual && !IMAGE_TO_IMAGE.includes(stage as MllmTask)) throw new Error(`--input-residual is for --task ${IMAGE_TO_IMAGE.join('|')} only`);
   const selfFeed = o.selfFeed ?? 0;
@@ -436,7 +423,7 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   mllm.scaleWeights = resolveScaleWeights(o.scaleWeights);
   mkdirSync(dir, { recursive: true });
   writeConfigJson(join(dir, 'config.json'), mllmConfigJson(config), {
-    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' ? { captionDropout } : {}), ...(qaTurns > 1 ? { qaTurns } : {}), ...(o.stage === 'instruct' ? { init: recordedInit ?? init } : {}), ...(selfFeed ? { selfFeed, selfFeedPasses } : {}), ...(slotEmbedding ? { slotEmbedding, slotLr: SLOT_LR_FACTOR * lr.llm } : {}), ...(inputResidual ? { inputResidual } : {}) },
+    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' ? { captionDropout } : {}), ...(o.stage === 'instruct' ? { init: recordedInit ?? init } : {}), ...(selfFeed ? { selfFeed, selfFeedPasses } : {}), ...(slotEmbedding ? { slotEmbedding, slotLr: SLOT_LR_FACTOR * lr.llm } : {}), ...(inputResidual ? { inputResidual } : {}) },
   });
   const adapters = [...mllm.projector.parameters(), ...mllm.regression_head.parameters()];
   const opt = new AdamW([
@@ -467,7 +454,7 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
     schedule: warmupCosine({ warmupSteps: Math.max(10, Math.round(steps * (o.stage === 'pretrain' ? 0.03 : 0.05))), totalSteps: steps, minRatio: 0.05 }),
     clipGrad: 5.0,
     step: (i) => {
-      const teacher = samplesToParts(drawSamples(world, stage, 'train', B, `${seed}:${i}`, { captionDropout, qaTurns }), tok, encoder, world);
+      const teacher = samplesToParts(drawSamples(world, stage, 'train', B, `${seed}:${i}`, captionDropout), tok, encoder, world);
       const batch = selfFeed ? feedOwnPredictions(mllm, teacher, selfFeed, new Rng(`mllm:self-feed:${seed}:${i}`), selfFeedPasses) : teacher;
       const l = mllm.loss(batch);
       l.loss.backward();
