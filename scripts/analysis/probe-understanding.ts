@@ -42,9 +42,10 @@ for (const kind of kinds) {
   const tr = train.filter(has), te = test.filter(has);
   const answers = [...new Set(tr.map((img) => answerOf(world, img, kind)))].sort();
   const label = (img: (typeof train)[number]) => answers.indexOf(answerOf(world, img, kind));
-  const counts = answers.map((_, a) => te.filter((img) => label(img) === a).length);
-  const majority = Math.max(...answers.map((_, a) => tr.filter((img) => label(img) === a).length));
-  const majorityAnswer = answers.findIndex((_, a) => tr.filter((img) => label(img) === a).length === majority);
+  // the majority answer of the train split, scored on the test split
+  const trainCounts = answers.map((_, a) => tr.filter((img) => label(img) === a).length);
+  const majorityAnswer = trainCounts.indexOf(Math.max(...trainCounts));
+  const maj = te.filter((img) => label(img) === majorityAnswer).length / te.length;
   for (const k of [4, 3, 2]) {
     const d = (16 >> k) ** 2 * C;
     const X = (imgs: typeof train) => {
@@ -71,7 +72,6 @@ for (const kind of kinds) {
     }
     const pred = T.noGrad(() => T.argmax(head.forward(T.fromArray(xte, [te.length, d])), -1).toArray());
     const acc = te.filter((img, i) => pred[i] === label(img)).length / te.length;
-    const maj = counts[majorityAnswer] / te.length;
     console.log(`${kind.padEnd(11)} f${k}     ${(100 * acc).toFixed(1).padStart(6)}%  ${(100 * maj).toFixed(1).padStart(6)}%  ${String(answers.length).padStart(7)}  ${String(te.length).padStart(11)}`);
   }
 }
