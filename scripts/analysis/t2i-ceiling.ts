@@ -9,7 +9,7 @@ import { imageBatch } from '../../src/data/batches.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
 import { conceptImages, knownWordsTest, mean } from '../../src/eval/common.js';
 import { EvalEncoder } from '../../src/eval/encoder.js';
-import { ownFeatureRanks, retrievalSet } from '../../src/eval/t2i.js';
+import { ownFeatureRetrieval, retrievalSet } from '../../src/eval/t2i.js';
 
 const [dir = 'models/puma-emoji', nArg = '48', seedArg = '0'] = process.argv.slice(2);
 const world = loadEmojiWorld();
@@ -20,11 +20,11 @@ const concepts = items.map((i) => i.concept);
 const known = concepts.map(knownWordsTest(world));
 const set = retrievalSet(world, ev, 'test');
 const scales = [4, 3, 2, 1, 0].filter((k) => puma.decoders[k]);
-const ranks = ownFeatureRanks(puma, ev, imageBatch(world, items.map((i) => i.id), '01'), concepts, set, scales, { seed: Number(seedArg) });
+const found = ownFeatureRetrieval(puma, ev, imageBatch(world, items.map((i) => i.id), '01'), concepts, set, scales, { seed: Number(seedArg) });
 console.log(`decoding the true features of ${items.length} held-out concepts (test split, ${new Set(set.concepts).size} concepts, seed ${seedArg})`);
 console.log('scale  R@1    R@5    R@5 known-word names');
 for (const k of scales) {
-  const r = ranks.get(k)!;
+  const r = found.get(k)!.map((x) => x.rank);
   const r5 = (xs: number[]) => mean(xs.map((v) => (v < 5 ? 1 : 0)));
   console.log(`f${k}     ${(100 * mean(r.map((v) => (v < 1 ? 1 : 0)))).toFixed(1).padStart(5)}  ${(100 * r5(r)).toFixed(1).padStart(5)}  ${(100 * r5(r.filter((_, i) => known[i]))).toFixed(1).padStart(5)} (${known.filter((x) => x).length})`);
 }

@@ -23,8 +23,14 @@ export interface T2iRow {
    * the decoder lets a perfect text-to-image regression reach (NaN for the 5-scale Max row).
    */
   r5Own: number;
+  /** The share whose first retrieved concept is of the prompted kind (kindMatch), generated and own features decoded (NaN for Max). */
+  kind1: number; kind1Own: number;
 }
-export interface T2iResult { stage: MllmStage; note?: string; textGuidance: number; decodeGuidance: number; rows: T2iRow[]; concepts: number; knownPrompts: number }
+export interface T2iResult {
+  stage: MllmStage; note?: string; textGuidance: number; decodeGuidance: number; rows: T2iRow[]; concepts: number; knownPrompts: number;
+  /** kind1 of a first concept drawn at random from the retrieval set. */
+  kindChance: number;
+}
 
 /** Images of a split's concepts to retrieve from: their eval-CLIP embeddings and each one's concept. */
 export interface RetrievalSet { embeds: T.Tensor; concepts: readonly number[] }
@@ -41,11 +47,14 @@ export function retrievalSet(world: EmojiWorld, ev: EvalEncoder, split: 'val' | 
   return { embeds: all, concepts: imgs.map((i) => i.concept) };
 }
 
+/** Where an image's concept lands in the retrieval: its rank (0 = first) and the concept ranked first. */
+export interface Retrieval { rank: number; top: number }
+
 /**
- * The rank (0 = first) of each image's concept when the set's concepts are ordered by their best
- * image's cosine to it: rank < 1 is R@1, rank < 5 is R@5.
+ * Each image's concept's rank when the set's concepts are ordered by their best image's cosine to
+ * it (rank < 1 is R@1, rank < 5 is R@5), and the concept ranked first.
  */
-export function conceptRanks(ev: EvalEncoder, x: T.Tensor, concepts: readonly number[], set: RetrievalSet): number[] {
+export function conceptRetrieval(ev: EvalEncoder, x: T.Tensor, concepts: readonly number[], set: RetrievalSet): Retrieval[] {
   if (concepts.length !== x.shape[0]) throw new RangeError(`${x.shape[0]} images but ${concepts.length} concepts`);
   const sims = T.tidy(() => ev.images(x).matmul(set.embeds.transpose(0, 1)).toArray());
   const n = set.concepts.length;
@@ -54,31 +63,52 @@ export function conceptRanks(ev: EvalEncoder, x: T.Tensor, concepts: readonly nu
     for (let j = 0; j < n; j++) best.set(set.concepts[j], Math.max(best.get(set.concepts[j]) ?? -Infinity, sims[i * n + j]));
     const mine = best.get(want);
     if (mine === undefined) throw new RangeError(`concept ${want} has no image in the retrieval set`);
-    let rank = 0;
-    for (const v of best.values()) if (v > mine) rank++;
-    return rank;
+    let rank = 0, top = want, topSim = -Infinity;
+    for (const [c, v] of best) {
+      if (v > mine) rank++;
+      if (v > topSim) { top = c; topSim = v; }
+    }
+    return { rank, top };
   });
+}
+
+/** conceptRetrieval's ranks alone. */
+export function conceptRanks(ev: EvalEncoder, x: T.Tensor, concepts: readonly number[], set: RetrievalSet): number[] {
+  return conceptRetrieval(ev, x, concepts, set).map((r) => r.rank);
+}
+
+/**
+ * The share of retrievals whose first concept is of the wanted concept's kind (its Unicode
+ * subcategory: "animal-mammal", "country-flag", "hand-fingers-open", ...), and that share for a
+ * first concept drawn at random from the set: is the image at least the prompted kind of emoji?
+ */
+export function kindMatch(world: EmojiWorld, concepts: readonly number[], found: readonly Retrieval[], set: RetrievalSet): { rate: number; chance: number } {
+  const kind = (c: number) => world.concepts[c].subcategory;
+  const pool = [...new Set(set.concepts)];
+  const rate = mean(found.map((r, i) => (kind(r.top) === kind(concepts[i % concepts.length]) ? 1 : 0)));
+  const chance = mean(concepts.map((c) => pool.filter((p) => kind(p) === kind(c)).length / pool.length));
+  return { rate, chance };
 }
 
 /**
  * The decoders' ceiling for text-to-image: each image of `x` ([N, 3, H, W], concept concepts[i])
- * encoded and decoded at each scale, no MLLM, and its concept's rank (as conceptRanks) per scale.
+ * encoded and decoded at each scale, no MLLM, and where its concept lands (conceptRetrieval) per scale.
  */
-export function ownFeatureRanks(
+export function ownFeatureRetrieval(
   model: PumaModel, ev: EvalEncoder, x: T.Tensor, concepts: readonly number[], set: RetrievalSet, scales: readonly number[], opts: EvalOptions = {},
-): Map<number, number[]> {
-  const ranks = new Map<number, number[]>(scales.map((k) => [k, []]));
+): Map<number, Retrieval[]> {
+  const found = new Map<number, Retrieval[]>(scales.map((k) => [k, []]));
   const batch = opts.batch ?? 16, n = x.shape[0];
   for (let s = 0; s < n; s += batch) {
     T.tidy(() => {
       const out = reconstruct(model, x.narrow(0, s, Math.min(batch, n - s)), scales, opts);
       for (const k of scales) {
-        ranks.get(k)!.push(...conceptRanks(ev, out.get(k)!, concepts.slice(s, s + batch), set));
+        found.get(k)!.push(...conceptRetrieval(ev, out.get(k)!, concepts.slice(s, s + batch), set));
         out.get(k)!.dispose();
       }
     });
   }
-  return ranks;
+  return found;
 }
 
 /**
@@ -106,10 +136,10 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
   const set = retrievalSet(world, ev, opts.split ?? 'test');
   const concepts = items.map((i) => i.concept);
   const known = concepts.map(knownWordsTest(world));
-  const row = (scale: string, a: T.Tensor, b: T.Tensor): Omit<T2iRow, 'r5Own'> => {
+  const row = (scale: string, a: T.Tensor, b: T.Tensor): Omit<T2iRow, 'r5Own' | 'kind1Own'> => {
     const ab = [a, b];
-    // both seeds' ranks in a row: prompt i's are at i and i + prompts.length
-    const ranks = ab.flatMap((x) => conceptRanks(ev, x, concepts, set));
+    // both seeds' retrievals in a row: prompt i's are at i and i + prompts.length
+    const found = ab.flatMap((x) => conceptRetrieval(ev, x, concepts, set)), ranks = found.map((r) => r.rank);
     return {
       scale,
       clipI: mean(ab.flatMap((x) => ev.imageSimilarity(x, gt))),
@@ -119,27 +149,33 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
       r1: mean(ranks.map((r) => (r < 1 ? 1 : 0))),
       r5: mean(ranks.map((r) => (r < 5 ? 1 : 0))),
       r5Known: known.some((k) => k) ? mean(ranks.filter((_, i) => known[i % known.length]).map((r) => (r < 5 ? 1 : 0))) : NaN,
+      kind1: kindMatch(world, concepts, found, set).rate,
       prompts: prompts.length,
     };
   };
   opts.onProgress?.('t2i: decoding the concepts\' own features');
-  const own = ownFeatureRanks(model, ev, gt, concepts, set, scales, { ...opts, guidance: decodeGuidance, seed });
-  const rows = scales.map((k, j) => ({ ...row(`f${k}`, decoded[0][j], decoded[1][j]), r5Own: mean(own.get(k)!.map((r) => (r < 5 ? 1 : 0))) }));
+  const own = ownFeatureRetrieval(model, ev, gt, concepts, set, scales, { ...opts, guidance: decodeGuidance, seed });
+  const rows: T2iRow[] = scales.map((k, j) => ({
+    ...row(`f${k}`, decoded[0][j], decoded[1][j]),
+    r5Own: mean(own.get(k)!.map((r) => (r.rank < 5 ? 1 : 0))),
+    kind1Own: kindMatch(world, concepts, own.get(k)!, set).rate,
+  }));
   if (scales.length > 1) {
     const picks = decoded.map((byScale) => pickRows(byScale, bestScale(model, byScale, prompts)));
-    rows.push({ ...row('5-scale Max', picks[0], picks[1]), r5Own: NaN });
+    rows.push({ ...row('5-scale Max', picks[0], picks[1]), r5Own: NaN, kind1Own: NaN });
     picks.forEach((p) => p.dispose());
   }
   decoded.flat().forEach((t) => t.dispose());
   feats.flat().forEach((t) => t?.dispose());
   gt.dispose();
   set.embeds.dispose();
-  return { stage, note, textGuidance: opts.textGuidance ?? 1, decodeGuidance, rows, concepts: new Set(set.concepts).size, knownPrompts: known.filter((k) => k).length };
+  const kindChance = kindMatch(world, concepts, [], set).chance;
+  return { stage, note, textGuidance: opts.textGuidance ?? 1, decodeGuidance, rows, concepts: new Set(set.concepts).size, knownPrompts: known.filter((k) => k).length, kindChance };
 }
 
 export function t2iTable(r: T2iResult): string {
   return markdownTable(
-    ['scale', `CLIP-I ${STANDIN}`, `CLIP-T ${STANDIN}`, 'PSNR_d (dB)', `1-cos_d ${STANDIN}`, `R@1 of ${r.concepts}`, `R@5 of ${r.concepts}`, `R@5, ${r.knownPrompts} names of known words`, 'R@5 of own features decoded', 'prompts'],
-    r.rows.map((x) => [x.scale, x.clipI, x.clipT, +x.psnrD.toFixed(2), x.distD, x.r1, x.r5, x.r5Known, x.r5Own, String(x.prompts)]),
+    ['scale', `CLIP-I ${STANDIN}`, `CLIP-T ${STANDIN}`, 'PSNR_d (dB)', `1-cos_d ${STANDIN}`, `R@1 of ${r.concepts}`, `R@5 of ${r.concepts}`, `R@5, ${r.knownPrompts} names of known words`, 'R@5 of own features decoded', `kind@1 (chance ${r.kindChance.toFixed(3)})`, 'kind@1 of own features decoded', 'prompts'],
+    r.rows.map((x) => [x.scale, x.clipI, x.clipT, +x.psnrD.toFixed(2), x.distD, x.r1, x.r5, x.r5Known, x.r5Own, x.kind1, x.kind1Own, String(x.prompts)]),
   );
 }
