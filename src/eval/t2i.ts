@@ -23,7 +23,7 @@ export interface T2iRow {
    * the decoder lets a perfect text-to-image regression reach (NaN for the 5-scale Max row).
    */
   r5Own: number;
-  /** The share whose first retrieved concept is of the prompted kind (kindMatch), generated and own features decoded (NaN for Max). */
+  /** The share whose first retrieved concept is of the prompted kind (kindMatch): generated, and own features decoded (NaN for Max). */
   kind1: number; kind1Own: number;
 }
 export interface T2iResult {
@@ -77,17 +77,21 @@ export function conceptRanks(ev: EvalEncoder, x: T.Tensor, concepts: readonly nu
   return conceptRetrieval(ev, x, concepts, set).map((r) => r.rank);
 }
 
+/** A concept's kind: its Unicode subcategory ("animal-mammal", "country-flag", "hand-fingers-open", ...). */
+const kindOf = (world: EmojiWorld, c: number) => world.concepts[c].subcategory;
+
 /**
- * The share of retrievals whose first concept is of the wanted concept's kind (its Unicode
- * subcategory: "animal-mammal", "country-flag", "hand-fingers-open", ...), and that share for a
- * first concept drawn at random from the set: is the image at least the prompted kind of emoji?
+ * The share of retrievals whose first concept is of the wanted concept's kind: is the image at
+ * least the prompted kind of emoji? found[i] is concepts[i % concepts.length]'s (several seeds in a row).
  */
-export function kindMatch(world: EmojiWorld, concepts: readonly number[], found: readonly Retrieval[], set: RetrievalSet): { rate: number; chance: number } {
-  const kind = (c: number) => world.concepts[c].subcategory;
+export function kindMatch(world: EmojiWorld, concepts: readonly number[], found: readonly Retrieval[]): number {
+  return mean(found.map((r, i) => (kindOf(world, r.top) === kindOf(world, concepts[i % concepts.length]) ? 1 : 0)));
+}
+
+/** kindMatch for a first concept drawn at random from the set's concepts. */
+export function kindChance(world: EmojiWorld, concepts: readonly number[], set: RetrievalSet): number {
   const pool = [...new Set(set.concepts)];
-  const rate = mean(found.map((r, i) => (kind(r.top) === kind(concepts[i % concepts.length]) ? 1 : 0)));
-  const chance = mean(concepts.map((c) => pool.filter((p) => kind(p) === kind(c)).length / pool.length));
-  return { rate, chance };
+  return mean(concepts.map((c) => pool.filter((p) => kindOf(world, p) === kindOf(world, c)).length / pool.length));
 }
 
 /**
@@ -149,7 +153,7 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
       r1: mean(ranks.map((r) => (r < 1 ? 1 : 0))),
       r5: mean(ranks.map((r) => (r < 5 ? 1 : 0))),
       r5Known: known.some((k) => k) ? mean(ranks.filter((_, i) => known[i % known.length]).map((r) => (r < 5 ? 1 : 0))) : NaN,
-      kind1: kindMatch(world, concepts, found, set).rate,
+      kind1: kindMatch(world, concepts, found),
       prompts: prompts.length,
     };
   };
@@ -158,7 +162,7 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
   const rows: T2iRow[] = scales.map((k, j) => ({
     ...row(`f${k}`, decoded[0][j], decoded[1][j]),
     r5Own: mean(own.get(k)!.map((r) => (r.rank < 5 ? 1 : 0))),
-    kind1Own: kindMatch(world, concepts, own.get(k)!, set).rate,
+    kind1Own: kindMatch(world, concepts, own.get(k)!),
   }));
   if (scales.length > 1) {
     const picks = decoded.map((byScale) => pickRows(byScale, bestScale(model, byScale, prompts)));
@@ -169,8 +173,10 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
   feats.flat().forEach((t) => t?.dispose());
   gt.dispose();
   set.embeds.dispose();
-  const kindChance = kindMatch(world, concepts, [], set).chance;
-  return { stage, note, textGuidance: opts.textGuidance ?? 1, decodeGuidance, rows, concepts: new Set(set.concepts).size, knownPrompts: known.filter((k) => k).length, kindChance };
+  return {
+    stage, note, textGuidance: opts.textGuidance ?? 1, decodeGuidance, rows, concepts: new Set(set.concepts).size,
+    knownPrompts: known.filter((k) => k).length, kindChance: kindChance(world, concepts, set),
+  };
 }
 
 export function t2iTable(r: T2iResult): string {

@@ -9,7 +9,7 @@ import type { PumaTokenizer } from '../../src/data/tokenizer/tokenizer.js';
 import { bestScale, conceptImages, knownWordsTest, markdownTable, modelClipScores, pickRows } from '../../src/eval/common.js';
 import { EvalEncoder } from '../../src/eval/encoder.js';
 import { conditionalTable, editTable, evalImageToImage, imageToImageCases } from '../../src/eval/image-to-image.js';
-import { conceptRanks, conceptRetrieval, evalT2i, kindMatch, retrievalSet, t2iTable } from '../../src/eval/t2i.js';
+import { conceptRanks, conceptRetrieval, evalT2i, kindChance, kindMatch, retrievalSet, t2iTable } from '../../src/eval/t2i.js';
 import { writeFigures } from '../../src/eval/figures.js';
 import { evalUnderstanding, normalizeAnswer, understandingTable } from '../../src/eval/understanding.js';
 import * as T from '../../src/tensor/index.js';
@@ -70,14 +70,13 @@ test('concept retrieval: a held-out image finds its own concept first; another c
 test('kindMatch: the first concept of the prompted subcategory, against a random first concept', () => {
   const concepts = ['animal-mammal', 'animal-mammal', 'country-flag', 'animal-bird'].map((subcategory) => ({ subcategory }));
   const w = { concepts } as unknown as Parameters<typeof kindMatch>[0];
-  const set = { embeds: null, concepts: [0, 0, 1, 2, 3] } as unknown as Parameters<typeof kindMatch>[3];
+  const set = { embeds: null, concepts: [0, 0, 1, 2, 3] } as unknown as Parameters<typeof kindChance>[2];
   // wanted 0 found 1 (both mammals), wanted 2 found 3 (flag vs bird)
-  const r = kindMatch(w, [0, 2], [{ rank: 1, top: 1 }, { rank: 3, top: 3 }], set);
-  assert.equal(r.rate, 0.5);
-  // a mammal is drawn 2 times in 4, a flag 1 in 4
-  assert.equal(r.chance, (2 / 4 + 1 / 4) / 2);
+  assert.equal(kindMatch(w, [0, 2], [{ rank: 1, top: 1 }, { rank: 3, top: 3 }]), 0.5);
+  // a mammal is drawn 2 times in 4 concepts, a flag 1 in 4
+  assert.equal(kindChance(w, [0, 2], set), (2 / 4 + 1 / 4) / 2);
   // both seeds' retrievals in a row: found[i] is concepts[i % concepts.length]'s
-  assert.equal(kindMatch(w, [0, 2], [{ rank: 0, top: 0 }, { rank: 0, top: 2 }, { rank: 2, top: 3 }, { rank: 0, top: 2 }], set).rate, 0.75);
+  assert.equal(kindMatch(w, [0, 2], [{ rank: 0, top: 0 }, { rank: 0, top: 2 }, { rank: 2, top: 3 }, { rank: 0, top: 2 }]), 0.75);
 });
 
 test('knownWordsTest: a name is known when every word is in some training label or tag', () => {
@@ -112,7 +111,8 @@ test('eval t2i: one row per decoder plus 5-scale Max, metrics in range, two seed
   // kind@1: the first retrieved concept's subcategory; a right first concept is always the right kind
   const found = conceptRetrieval(ev, rec, items.map((i) => i.concept), set);
   assert.deepEqual(found.map((f) => f.rank), ranks);
-  assert.equal(r.rows[1].kind1Own, kindMatch(world, items.map((i) => i.concept), found, set).rate);
+  assert.equal(r.rows[1].kind1Own, kindMatch(world, items.map((i) => i.concept), found));
+  assert.equal(r.kindChance, kindChance(world, items.map((i) => i.concept), set));
   for (const x of r.rows) assert.ok(x.kind1 >= x.r1 && x.kind1 <= 1, `kind@1 ${x.kind1} against R@1 ${x.r1}`);
   assert.ok(r.kindChance > 0 && r.kindChance < 1, `kind chance ${r.kindChance}`);
   assert.match(t2iTable(r), /kind@1 \(chance 0\.\d{3}\)/);
