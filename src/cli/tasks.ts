@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { QUESTIONS } from '../data/tasks/templates.js';
 import { SCHEDULER_NAMES, type SchedulerName } from '../diffusion/index.js';
 import { renderGrid, type GridRow } from '../io/grid.js';
 import { readImage, writeImage, type Image } from '../io/image.js';
@@ -18,6 +19,13 @@ import { ground } from '../pipelines/ground.js';
 import { holeMask, inpaint, parseBox, type Box } from '../pipelines/inpaint.js';
 import { mllmFor, type PumaModel } from '../pipelines/model.js';
 import type { MllmTask } from '../train/recipes/mllm.js';
+
+/** `puma ask --help`: the small model knows only the phrasings it was trained on. */
+const ASK_HELP = [
+  '',
+  'The emoji model (models/puma-emoji) was trained on these questions; other phrasings may get unrelated answers:',
+  ...Object.values(QUESTIONS).flat().map((q) => `  ${q}`),
+].join('\n');
 import { DEFAULT_MODEL, nonNegative, parseScales, parseScheduler, parseSeeds, positiveInt } from './options.js';
 import { tensorToImages } from './reconstruct.js';
 
@@ -197,6 +205,7 @@ export function registerTaskCommands(program: Command): void {
   modelFlags(program.command('ask').description('answer a question about an image (prints the answer)'))
     .argument('<image>', 'PNG, JPEG or WebP file')
     .argument('<question>', 'e.g. "What does this emoji show?"')
+    .addHelpText('after', ASK_HELP)
     .option('--max-tokens <n>', 'longest answer in tokens', positiveInt('--max-tokens'), 32)
     .option('--temperature <t>', '0 = greedy; above 0 samples (with --top-p)', nonNegative('--temperature'), 0)
     .option('--top-p <p>', 'nucleus sampling mass', nonNegative('--top-p'), 0.9)

@@ -1,6 +1,12 @@
 // The web page `puma serve` answers at /: one form per task, each posting JSON to /api/<task> and
 // showing the images (or the answer) it gets back. Plain HTML and script, nothing to build; kept
 // as a string so that the compiled package serves it too.
+import { QUESTIONS } from '../data/tasks/templates.js';
+
+const attr = (v: string) => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/'/g, '&#39;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/** The question box suggests the phrasings the emoji model was trained on (other phrasings may get unrelated answers). */
+const QUESTION_OPTIONS = Object.values(QUESTIONS).flat().map((q) => `<option value="${attr(q)}">`).join('');
+
 export const PAGE = `<!doctype html>
 <html lang="en">
 <head>
@@ -49,7 +55,7 @@ const FIELDS = {
   box: '<label for="box">Box x,y,w,h</label><input id="box" type="text" value="16,16,32,32">',
   caption: '<label for="caption">Caption (optional)</label><input id="caption" type="text">',
   edges: '<label for="edges">Edge map</label><label><input id="edges" type="checkbox"> the image already is an edge map</label>',
-  question: '<label for="question">Question</label><input id="question" type="text" value="What does this emoji show?">',
+  question: '<label for="question">Question</label><input id="question" type="text" list="questions" value="What does this emoji show?"><datalist id="questions">${QUESTION_OPTIONS}</datalist>',
   phrase: '<label for="phrase">Phrase</label><input id="phrase" type="text" value="grinning face">',
 };
 let info = null, current = 'generate';

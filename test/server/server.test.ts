@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { QUESTIONS } from '../../src/data/tasks/templates.js';
 import { decodeImage, encodeImage } from '../../src/io/image.js';
 import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../../src/pipelines/decode.js';
 import { buildServer } from '../../src/server/app.js';
@@ -18,6 +19,8 @@ test('the page and /api/info describe the loaded model', async () => {
   assert.match(String(page.headers['content-type']), /text\/html/);
   assert.match(page.body, /<title>PUMA<\/title>/);
   for (const task of ['generate', 'reconstruct', 'edit', 'inpaint', 'colorize', 'canny2img', 'ask', 'ground']) assert.match(page.body, new RegExp(`\\b${task}:`), task);
+  // the question box suggests the trained phrasings
+  for (const q of Object.values(QUESTIONS).flat()) assert.ok(page.body.includes(`<option value="${q}">`), q);
   const info = (await app.inject({ url: '/api/info' })).json();
   assert.equal(info.model, 'tiny');
   assert.deepEqual(info.mllms, ['pretrain']);
