@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { QUESTIONS } from '../data/tasks/templates.js';
+import { QUESTION_PHRASINGS } from '../data/tasks/templates.js';
 import { SCHEDULER_NAMES, type SchedulerName } from '../diffusion/index.js';
 import { renderGrid, type GridRow } from '../io/grid.js';
 import { readImage, writeImage, type Image } from '../io/image.js';
@@ -19,15 +19,15 @@ import { ground } from '../pipelines/ground.js';
 import { holeMask, inpaint, parseBox, type Box } from '../pipelines/inpaint.js';
 import { mllmFor, type PumaModel } from '../pipelines/model.js';
 import type { MllmTask } from '../train/recipes/mllm.js';
+import { DEFAULT_MODEL, nonNegative, parseScales, parseScheduler, parseSeeds, positiveInt } from './options.js';
+import { tensorToImages } from './reconstruct.js';
 
 /** `puma ask --help`: the small model knows only the phrasings it was trained on. */
 const ASK_HELP = [
   '',
   'The emoji model (models/puma-emoji) was trained on these questions; other phrasings may get unrelated answers:',
-  ...Object.values(QUESTIONS).flat().map((q) => `  ${q}`),
+  ...QUESTION_PHRASINGS.map((q) => `  ${q}`),
 ].join('\n');
-import { DEFAULT_MODEL, nonNegative, parseScales, parseScheduler, parseSeeds, positiveInt } from './options.js';
-import { tensorToImages } from './reconstruct.js';
 
 interface ModelFlags { model: string; data: string }
 interface ImageFlags extends ModelFlags { steps: number; guidance: number; scheduler: SchedulerName; scales: number[]; seeds: number[]; out: string }

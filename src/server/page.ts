@@ -1,11 +1,11 @@
 // The web page `puma serve` answers at /: one form per task, each posting JSON to /api/<task> and
 // showing the images (or the answer) it gets back. Plain HTML and script, nothing to build; kept
 // as a string so that the compiled package serves it too.
-import { QUESTIONS } from '../data/tasks/templates.js';
+import { QUESTION_PHRASINGS } from '../data/tasks/templates.js';
+import { escapeXml } from '../io/grid.js';
 
-const attr = (v: string) => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/'/g, '&#39;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 /** The question box suggests the phrasings the emoji model was trained on (other phrasings may get unrelated answers). */
-const QUESTION_OPTIONS = Object.values(QUESTIONS).flat().map((q) => `<option value="${attr(q)}">`).join('');
+const QUESTION_OPTIONS = QUESTION_PHRASINGS.map((q) => `<option value="${escapeXml(q)}">`).join('');
 
 export const PAGE = `<!doctype html>
 <html lang="en">

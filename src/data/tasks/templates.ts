@@ -35,6 +35,9 @@ export const QUESTIONS = {
   gender: ['Is this a man, a woman or a gender-neutral person?', 'What gender is the person in this emoji?'],
 };
 
+/** Every question phrasing of QUESTIONS, in order: what the understanding data asks. */
+export const QUESTION_PHRASINGS: readonly string[] = Object.values(QUESTIONS).flat();
+
 export const EDIT = {
   style: [
     'Redraw this emoji in the {style} style.',

@@ -1,7 +1,7 @@
 import type { EmojiConcept } from '../emoji/meta.js';
 import { STYLE_NAMES } from '../emoji/meta.js';
 import { SYSTEM_MESSAGE } from '../tasks/sample.js';
-import { CAPTION_PROMPTS, COND, EDIT, GROUND, QUESTIONS, T2I } from '../tasks/templates.js';
+import { CAPTION_PROMPTS, COND, EDIT, GROUND, QUESTION_PHRASINGS, T2I } from '../tasks/templates.js';
 
 /**
  * The text a small model sees: every concept's label, tags, names in all locales, category and
@@ -18,7 +18,7 @@ export function* captionCorpus(concepts: readonly EmojiConcept[]): Generator<str
   const templates = [
     ...Object.values(T2I).flat(),
     ...CAPTION_PROMPTS,
-    ...Object.values(QUESTIONS).flat(),
+    ...QUESTION_PHRASINGS,
     ...Object.values(EDIT).flat(),
     ...Object.values(COND).flat(),
     ...GROUND,
