@@ -25,6 +25,8 @@ export interface T2iRow {
   r5Own: number;
   /** The share whose first retrieved concept is of the prompted kind (kindMatch): generated, and own features decoded (NaN for Max). */
   kind1: number; kind1Own: number;
+  /** kind1 over the names made only of training words (NaN if none). */
+  kind1Known: number;
 }
 export interface T2iResult {
   stage: MllmStage; note?: string; textGuidance: number; decodeGuidance: number; rows: T2iRow[]; concepts: number; knownPrompts: number;
@@ -154,6 +156,7 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
       r5: mean(ranks.map((r) => (r < 5 ? 1 : 0))),
       r5Known: known.some((k) => k) ? mean(ranks.filter((_, i) => known[i % known.length]).map((r) => (r < 5 ? 1 : 0))) : NaN,
       kind1: kindMatch(world, concepts, found),
+      kind1Known: known.some((k) => k) ? kindMatch(world, concepts.filter((_, i) => known[i]), found.filter((_, i) => known[i % known.length])) : NaN,
       prompts: prompts.length,
     };
   };
@@ -181,7 +184,7 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
 
 export function t2iTable(r: T2iResult): string {
   return markdownTable(
-    ['scale', `CLIP-I ${STANDIN}`, `CLIP-T ${STANDIN}`, 'PSNR_d (dB)', `1-cos_d ${STANDIN}`, `R@1 of ${r.concepts}`, `R@5 of ${r.concepts}`, `R@5, ${r.knownPrompts} names of known words`, 'R@5 of own features decoded', `kind@1 (chance ${r.kindChance.toFixed(3)})`, 'kind@1 of own features decoded', 'prompts'],
-    r.rows.map((x) => [x.scale, x.clipI, x.clipT, +x.psnrD.toFixed(2), x.distD, x.r1, x.r5, x.r5Known, x.r5Own, x.kind1, x.kind1Own, String(x.prompts)]),
+    ['scale', `CLIP-I ${STANDIN}`, `CLIP-T ${STANDIN}`, 'PSNR_d (dB)', `1-cos_d ${STANDIN}`, `R@1 of ${r.concepts}`, `R@5 of ${r.concepts}`, `R@5, ${r.knownPrompts} names of known words`, 'R@5 of own features decoded', `kind@1 (chance ${r.kindChance.toFixed(3)})`, `kind@1, ${r.knownPrompts} names of known words`, 'kind@1 of own features decoded', 'prompts'],
+    r.rows.map((x) => [x.scale, x.clipI, x.clipT, +x.psnrD.toFixed(2), x.distD, x.r1, x.r5, x.r5Known, x.r5Own, x.kind1, x.kind1Known, x.kind1Own, String(x.prompts)]),
   );
 }

@@ -96,6 +96,9 @@ test('eval t2i: one row per decoder plus 5-scale Max, metrics in range, two seed
     for (const v of [x.clipI, x.clipT]) assert.ok(v >= -1 - 1e-6 && v <= 1 + 1e-6, `cosine ${v}`);
     for (const v of [x.r1, x.r5]) assert.ok(v >= 0 && v <= 1, `retrieval ${v}`);
     assert.ok(r.knownPrompts > 0 ? x.r5Known >= 0 && x.r5Known <= 1 : Number.isNaN(x.r5Known), `known-word retrieval ${x.r5Known}`);
+    // the kind over the known-word names: the whole kind@1 when every name is of known words
+    if (r.knownPrompts === x.prompts) assert.equal(x.kind1Known, x.kind1);
+    else assert.ok(r.knownPrompts > 0 ? x.kind1Known >= 0 && x.kind1Known <= 1 : Number.isNaN(x.kind1Known), `known-word kind ${x.kind1Known}`);
     assert.ok(x.r5 >= x.r1);
     assert.ok(Number.isFinite(x.psnrD) && x.psnrD < 80, 'seeds seed and seed + 1 decode differently');
     // the decoder's own ceiling: a share per decoder, none for the pick across scales
