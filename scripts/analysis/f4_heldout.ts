@@ -14,7 +14,8 @@ import { loadEmojiWorld } from '../../src/data/emoji/world.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
 import * as T from '../../src/tensor/index.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
-import { knownWordsTest, trainingWords, wordsOf } from '../../src/eval/common.js';
+import { knownWordsTest, trainingWords } from '../../src/eval/common.js';
+import { wordsOf } from '../../src/data/tokenizer/corpus.js';
 import { wordnetKeywords } from './wordnet.js';
 import { join } from 'node:path';
 

@@ -3,7 +3,7 @@
 // experiment in giving the MLLM what a pretrained LLM would know about a word it never saw
 // (docs/PUMA.md, session 9); analysis only, nothing in src/ uses it.
 import { execFileSync } from 'node:child_process';
-import { wordsOf as words } from '../../src/eval/common.js';
+import { wordsOf as words } from '../../src/data/tokenizer/corpus.js';
 
 const STOP = new Set('a an the of and or with to in on for by as at from is are be its it that this which who into out up down over under very usually especially often used any some one two small large'.split(' '));
 

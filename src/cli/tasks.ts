@@ -14,7 +14,7 @@ import { canny2img } from '../pipelines/canny2img.js';
 import { colorize } from '../pipelines/colorize.js';
 import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
 import { edit, FINE_SCALES } from '../pipelines/edit.js';
-import { ALL_SCALES, checkScales, generate, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
+import { ALL_SCALES, checkScales, generate, unseenNote, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
 import { ground } from '../pipelines/ground.js';
 import { holeMask, inpaint, parseBox, type Box } from '../pipelines/inpaint.js';
 import { mllmFor, type PumaModel } from '../pipelines/model.js';
@@ -87,6 +87,7 @@ async function writeImageTask(
   f: ImageFlags, r: ImageTaskResult & { input?: Image; text?: string }, title: string, settings: Record<string, unknown>,
 ): Promise<void> {
   if (process.stderr.isTTY) process.stderr.write('\n');
+  if (r.unseenWords?.length) process.stderr.write(`note: ${unseenNote(r.unseenWords)}\n`);
   const files: string[] = [];
   const save = async (img: Image, name: string) => {
     await writeImage(img, join(f.out, name));
@@ -114,7 +115,7 @@ async function writeImageTask(
     ? r.rows.map((row) => ({ seed: row.seed, best: row.best, scores: Object.fromEntries([...row.scores!].map(([k, s]) => [`f${k}`, s])) }))
     : undefined;
   writeSettings(f.out, {
-    ...settings, model: f.model, mllm: r.stage, note: r.note, scales: f.scales, seeds: f.seeds,
+    ...settings, model: f.model, mllm: r.stage, note: r.note, unseenWords: r.unseenWords, scales: f.scales, seeds: f.seeds,
     steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, scores, files: [...files, 'settings.json'],
   });
   for (const row of r.rows) {

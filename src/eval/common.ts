@@ -1,6 +1,7 @@
 // Pieces every task evaluation shares: batched decoding of many regressed feature sets, the
 // model's own CLIP score (which picks the "5-scale Max"), and markdown tables.
 import type { EmojiWorld } from '../data/emoji/world.js';
+import { wordsOf } from '../data/tokenizer/corpus.js';
 import type { DecodeOptions } from '../pipelines/decode.js';
 import { decodeFeatures } from '../pipelines/decode.js';
 import type { PumaModel } from '../pipelines/model.js';
@@ -92,11 +93,6 @@ export function conceptImages(world: { imagesIn(split: 'val' | 'test'): { id: nu
   }
   if (n >= all.length) return all;
   return Array.from({ length: n }, (_, i) => all[Math.floor((i * all.length) / n)]);
-}
-
-/** The lower-case words (a-z runs) of a text. */
-export function wordsOf(text: string): string[] {
-  return text.toLowerCase().match(/[a-z]+/g) ?? [];
 }
 
 /**

@@ -1,5 +1,6 @@
 // A trained small PUMA as a self-contained folder (what the repo ships in models/):
 //   tokenizer.json
+//   training-words.txt  every word of the training captions, one per line (to note a prompt's unseen words)
 //   clip/      config.json (+ CLIPModel keys in model.safetensors)
 //   vae/       config.json (with scaling_factor) + diffusion_pytorch_model.safetensors
 //   decoder-k/ config.json + diffusion_pytorch_model.safetensors   (k = 0..4, those trained)
@@ -23,6 +24,8 @@ import { EvalEncoder } from '../eval/encoder.js';
 import { mllmRunDir } from '../train/recipes/mllm.js';
 import { latestCheckpoint, seedRun } from '../train/run.js';
 import { loadPumaFromRuns, MLLM_STAGES, type PumaModel } from './model.js';
+
+const TRAINING_WORDS = 'training-words.txt';
 
 /** Writes the trained parts of a runs folder as a bundle; returns the parts written. */
 export function exportBundle(runs: string, out: string, data = 'data/emoji'): string[] {
@@ -57,6 +60,10 @@ export function writeBundle(model: PumaModel, out: string): string[] {
   writeConfigJson(join(out, 'vae', 'config.json'), { ...MINI_VAE, scalingFactor: model.scalingFactor }, { _class_name: 'AutoencoderKL' });
   saveCheckpoint(model.vae, join(out, 'vae', 'diffusion_pytorch_model.safetensors'), { dtype: 'F16' });
   written.push('vae');
+  if (model.trainingWords) {
+    writeFileSync(join(out, TRAINING_WORDS), `${[...model.trainingWords].sort().join('\n')}\n`);
+    written.push(TRAINING_WORDS);
+  }
   model.decoders.forEach((dec, k) => {
     if (!dec) return;
     const dir = join(out, `decoder-${k}`);
@@ -153,9 +160,11 @@ export function loadBundle(dir: string): PumaModel {
     loadCheckpoint(mllm, join(d, 'model.safetensors'));
     mllms[stage] = mllm.freeze().eval();
   }
+  const words = join(dir, TRAINING_WORDS);
   return {
     clip, tokenizer: tok, encoder, vae, scalingFactor, decoders, nullScales: encoder.nullScales(),
     mllm: mllms.pretrain ?? null, mllms,
+    trainingWords: existsSync(words) ? new Set(readFileSync(words, 'utf8').split('\n').filter((w) => w)) : undefined,
   };
 }
 

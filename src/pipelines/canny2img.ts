@@ -6,6 +6,7 @@ import { COND } from '../data/tasks/templates.js';
 import { canny } from '../io/canny.js';
 import { grayToRgb, toGrayscale, type Image } from '../io/image.js';
 import { imageToImage, modelImage, type ImageToImageResult } from './edit.js';
+import { unseenWords } from './generate.js';
 import { conditionPrompt, type ConditionOptions } from './inpaint.js';
 import type { PumaModel } from './model.js';
 
@@ -28,5 +29,6 @@ export function cannyInput(image: Image, edges = false): Image {
  */
 export function canny2img(model: PumaModel, image: Image, caption: string, opts: CannyOptions = {}): ImageToImageResult {
   if (!caption.trim()) throw new Error('the prompt is empty');
-  return imageToImage(model, 'canny', cannyInput(image, opts.edges), conditionPrompt(COND.canny[0], { ...opts, caption }), opts, true);
+  const r = imageToImage(model, 'canny', cannyInput(image, opts.edges), conditionPrompt(COND.canny[0], { ...opts, caption }), opts, true);
+  return { ...r, unseenWords: unseenWords(model, caption) };
 }

@@ -2,6 +2,7 @@
 // tokens of f3, ... and stops after the finest scale asked for; each scale's decoder turns its
 // features into images, one decode per seed. `best` is the paper's "5-scale Max" (Table 6): every
 // requested scale is decoded and the image with the highest CLIP score against the prompt kept.
+import { wordsOf } from '../data/tokenizer/corpus.js';
 import { chwToImage } from '../io/image.js';
 import * as T from '../tensor/index.js';
 import { CLIP_TEXT_LEN } from '../train/recipes/clip.js';
@@ -44,6 +45,8 @@ export interface ImageTaskResult {
   /** Regressed [f0..f4], each [1, n_k, C]; null for scales finer than the finest requested. */
   features: (T.Tensor | null)[];
   rows: SeedImages[];
+  /** Words of the prompt that no training caption has (unseenWords); the images can only follow the others. */
+  unseenWords?: string[];
 }
 
 /**
@@ -67,7 +70,25 @@ export function generate(model: PumaModel, prompt: string, opts: GenerateOptions
     const s = clipScores(model, prompt, scales.map((k) => images.get(k)!));
     return { seed, images, scores: new Map(scales.map((k, i) => [k, s[i]])), best: scales[argmax(s)] };
   });
-  return { stage, note, features, rows };
+  return { stage, note, features, rows, unseenWords: unseenWords(model, prompt) };
+}
+
+/**
+ * The words of a text (lower-case a-z runs) that no training caption of the model has, each once:
+ * a small model has nothing to draw them from. [] when the model does not know its training words.
+ *
+ * @example
+ * unseenWords(puma, 'a pineapple emoji'); // ['pineapple'] for the emoji model, which never saw one
+ */
+export function unseenWords(model: PumaModel, text: string): string[] {
+  const known = model.trainingWords;
+  return known ? [...new Set(wordsOf(text).filter((w) => !known.has(w)))] : [];
+}
+
+/** What to tell a user about unseenWords, in one line. */
+export function unseenNote(words: readonly string[]): string {
+  const list = words.map((w) => `"${w}"`).join(', ');
+  return `no training caption has ${list}: the model cannot read ${words.length === 1 ? 'this word' : 'these words'}, so the images follow the prompt's other words only`;
 }
 
 /** Checks scales (0..4, no repeats) against the decoders the model has; returns them. */

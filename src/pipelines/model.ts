@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loadEmojiWorld, type EmojiWorld } from '../data/emoji/world.js';
 import type { CLIPModel } from '../models/clip/model.js';
 import type { PumaTokenizer } from '../data/tokenizer/tokenizer.js';
+import { corpusWords } from '../data/tokenizer/corpus.js';
 import { PumaDecoder, smallDecoderConfig } from '../models/puma/decoder.js';
 import type { MultiGranularEncoder } from '../models/puma/encoder.js';
 import type { PumaMLLM } from '../models/puma/mllm.js';
@@ -35,6 +36,11 @@ export interface PumaModel {
   mllm: PumaMLLM | null;
   /** Every MLLM present, by stage: 'pretrain' and the instruction-tuned 't2i', 'edit', 'cond', 'canny', 'understand'. */
   mllms: Partial<Record<MllmStage, PumaMLLM>>;
+  /**
+   * Every word of the training captions (corpusWords of the training split), to tell a user which
+   * words of a prompt the model never read; absent for bundles written without it.
+   */
+  trainingWords?: ReadonlySet<string>;
 }
 
 /** What a task runs on: its instruction-tuned MLLM, else a stand-in (with a note saying so). */
@@ -84,6 +90,7 @@ export function loadPumaFromRuns(runs: string, world?: EmojiWorld, data = 'data/
   return {
     ...stack, tokenizer: runTokenizer(w, runs), decoders, nullScales: stack.encoder.nullScales(),
     mllm: mllms.pretrain ?? null, mllms,
+    trainingWords: corpusWords(w.imagesIn('train').map((im) => w.concepts[im.concept])),
   };
 }
 

@@ -9,7 +9,7 @@ import { canny2img } from '../pipelines/canny2img.js';
 import { colorize } from '../pipelines/colorize.js';
 import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
 import { edit, FINE_SCALES } from '../pipelines/edit.js';
-import { ALL_SCALES, checkScales, generate, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
+import { ALL_SCALES, checkScales, generate, unseenNote, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
 import { ground } from '../pipelines/ground.js';
 import { inpaint, type Box } from '../pipelines/inpaint.js';
 import { MLLM_STAGES, type PumaModel } from '../pipelines/model.js';
@@ -53,6 +53,9 @@ interface DecodeBody { scales?: number[]; seeds?: number[]; steps?: number; guid
 interface ImagesReply {
   mllm: string;
   note?: string;
+  /** Words of the prompt no training caption has, and the line that says so (unseenNote). */
+  unseenWords?: string[];
+  unseenNote?: string;
   text?: string;
   input?: string;
   images: { seed: number; scale: number; png: string; score?: number; best?: boolean }[];
@@ -93,7 +96,8 @@ async function imagesReply(r: ImageTaskResult & { input?: Image; text?: string }
     }
   }
   r.features.forEach((f) => f?.dispose());
-  return { mllm: r.stage, note: r.note, text: r.text, input: r.input ? await pngDataUrl(r.input) : undefined, images };
+  const unseen = r.unseenWords?.length ? { unseenWords: r.unseenWords, unseenNote: unseenNote(r.unseenWords) } : {};
+  return { mllm: r.stage, note: r.note, ...unseen, text: r.text, input: r.input ? await pngDataUrl(r.input) : undefined, images };
 }
 
 /** What a loaded model can do: its MLLMs, the scales it decodes, the defaults. */

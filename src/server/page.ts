@@ -110,6 +110,7 @@ function figure(src, caption, best) {
 function render(r) {
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
   let html = r.note ? '<p>note: ' + esc(r.note) + '</p>' : '';
+  if (r.unseenNote) html += '<p>note: ' + esc(r.unseenNote) + '</p>';
   if (r.images) {
     // one row per seed, coarse scales first, the input (if any) leading each row
     const seeds = [...new Set(r.images.map((im) => im.seed))];

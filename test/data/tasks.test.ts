@@ -8,7 +8,7 @@ import { IMAGE_FEATURE_TOKENS, layoutString, type Sample, TASKS, validateSample 
 import { editPairs, sampleTask, taskCounts, taskItems } from '../../src/data/tasks/samplers.js';
 import { sequenceLength, tokenizeSample } from '../../src/data/tasks/sequence.js';
 import { applyMerges, pretokenize, toTokenizerJson, trainBpe } from '../../src/data/tokenizer/bpe.js';
-import { captionCorpus } from '../../src/data/tokenizer/corpus.js';
+import { captionCorpus, corpusWords, wordsOf } from '../../src/data/tokenizer/corpus.js';
 import { boxToPosTokens, posTokensToBox } from '../../src/data/tokenizer/special.js';
 import { loadTokenizer, type PumaTokenizer } from '../../src/data/tokenizer/tokenizer.js';
 import { buildSubset } from './subset.js';
@@ -129,6 +129,18 @@ test('derived inputs: masks are seeded with sensible coverage, grayscale is grey
   const values = new Set(edges.data);
   assert.ok(values.has(0) && values.has(255) && values.size === 2);
   assert.notDeepEqual(new Rng(1).next(), new Rng(2).next());
+});
+
+test('corpusWords: the words of the given concepts\' captions and of the templates, not those of other concepts', () => {
+  const train = world.imagesIn('train').map((im) => world.concepts[im.concept]);
+  const known = corpusWords(train);
+  for (const c of train.slice(0, 20)) for (const w of [...wordsOf(c.label), ...c.tags.flatMap(wordsOf)]) assert.ok(known.has(w), w);
+  for (const w of ['emoji', 'twemoji', 'noto', 'style', 'keywords']) assert.ok(known.has(w), `template word ${w}`);
+  // a held-out concept's label word that no training text has is not in it
+  const heldOut = world.imagesIn('test').flatMap((im) => wordsOf(world.concepts[im.concept].label)).filter((w) => !known.has(w));
+  assert.ok(heldOut.length > 0, 'the subset holds out some word');
+  assert.ok(corpusWords(world.concepts).has(heldOut[0]), 'every concept\'s words include it');
+  assert.deepEqual(wordsOf("Red Apple, it's 2 CATS!"), ['red', 'apple', 'it', 's', 'cats']);
 });
 
 test('BPE tokenizer: the library encodes exactly like the reference merges and round-trips', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -17,7 +17,7 @@ import { AutoencoderKL } from '../../src/models/vae/model.js';
 import { ask } from '../../src/pipelines/ask.js';
 import { isBundle, loadBundle, writeBundle } from '../../src/pipelines/bundle.js';
 import { edit } from '../../src/pipelines/edit.js';
-import { argmax, clipScores, generate } from '../../src/pipelines/generate.js';
+import { argmax, clipScores, generate, unseenNote, unseenWords } from '../../src/pipelines/generate.js';
 import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../../src/pipelines/decode.js';
 import { drawBox, ground } from '../../src/pipelines/ground.js';
 import { conditionPrompt, holeMask, maskedImage, parseBox } from '../../src/pipelines/inpaint.js';
@@ -50,6 +50,14 @@ test('generate regresses f4 down to the finest requested scale only and decodes 
   const at = (guidance?: number) => generate(puma, 'grinning face', { scales: [4], steps: 2, guidance }).rows[0].images.get(4)!.toArray();
   assert.equal(maxDiff(at(), at(T2I_DECODE_GUIDANCE)), 0);
   assert.ok(maxDiff(at(), at(DECODE_DEFAULTS.guidance)) > 1e-4, 'the default is not the other tasks\' guidance');
+
+  // words no training caption has are named (none when the model does not know its training words)
+  assert.deepEqual(r.unseenWords, []);
+  const knowing = { ...puma, trainingWords: new Set(['grinning', 'face']) };
+  assert.deepEqual(generate(knowing, 'Grinning pineapple face, PINEAPPLE kiwi', { scales: [4], steps: 1 }).unseenWords, ['pineapple', 'kiwi']);
+  assert.deepEqual(unseenWords(knowing, 'grinning face'), []);
+  assert.match(unseenNote(['pineapple']), /"pineapple".*this word/);
+  assert.match(unseenNote(['pineapple', 'kiwi']), /"pineapple", "kiwi".*these words/);
 
   const tuned = tinyMllm(C, 9);
   assert.equal(generate({ ...puma, mllms: { ...puma.mllms, t2i: tuned } }, 'grinning face', { scales: [4], steps: 1 }).stage, 't2i');
@@ -180,11 +188,12 @@ test('a bundle round trip keeps every MLLM stage, stored as float16', () => {
   const pretrain = tinyMllm(128, 3), edit = tinyMllm(128, 4);
   const model: PumaModel = {
     clip, tokenizer: tok, encoder, vae: new AutoencoderKL(MINI_VAE), scalingFactor: 0.75, decoders: [null, null, null, null, null],
-    nullScales: [], mllm: pretrain, mllms: { pretrain, edit },
+    nullScales: [], mllm: pretrain, mllms: { pretrain, edit }, trainingWords: new Set(['red', 'apple', 'grinning']),
   };
   const dir = mkdtempSync(join(tmpdir(), 'puma-bundle-'));
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokJson));
-  assert.deepEqual(writeBundle(model, dir), ['clip', 'vae', 'mllm-pretrain', 'mllm-edit']);
+  assert.deepEqual(writeBundle(model, dir), ['clip', 'vae', 'training-words.txt', 'mllm-pretrain', 'mllm-edit']);
+  assert.equal(readFileSync(join(dir, 'training-words.txt'), 'utf8'), 'apple\ngrinning\nred\n');
   assert.ok(isBundle(dir));
   const header = safetensorsHeader(join(dir, 'mllm-edit', 'model.safetensors'));
   const dtypes = new Set(Object.entries(header).filter(([k]) => k !== '__metadata__').map(([, v]) => (v as { dtype: string }).dtype));
@@ -211,6 +220,9 @@ test('a bundle round trip keeps every MLLM stage, stored as float16', () => {
   assert.equal(mllmFor(withCanny, 'canny').mllm, back.mllms.pretrain);
   assert.equal(mllmFor(withCanny, 'canny').stage, 'canny');
   assert.equal(back.nullScales.length, 5);
+  assert.deepEqual([...back.trainingWords!].sort(), ['apple', 'grinning', 'red']);
+  rmSync(join(dir, 'training-words.txt'));
+  assert.equal(loadBundle(dir).trainingWords, undefined, 'a bundle written before the word list loads without one');
 });
 
 function safetensorsHeader(path: string): Record<string, unknown> {

@@ -45,6 +45,16 @@ test('generate returns one PNG per seed and scale, decoded as the pipeline does'
   const best = (await post('/api/generate', { prompt: 'grinning face', scales: [4, 0], best: true, ...fast })).json();
   assert.equal(best.images.filter((i: { best: boolean }) => i.best).length, 1);
   assert.ok(best.images.every((i: { score: number }) => Number.isFinite(i.score)));
+  assert.equal(body.unseenWords, undefined, 'no note when the model does not know its training words');
+  // a model that knows its training words names the prompt's others, and the page shows the note
+  const knowing = buildServer({ ...puma, trainingWords: new Set(['grinning', 'face']) }, { modelName: 'tiny' });
+  const noted = (await knowing.inject({ method: 'POST', url: '/api/generate', payload: { prompt: 'grinning kiwi face', scales: [4], ...fast } })).json();
+  assert.deepEqual(noted.unseenWords, ['kiwi']);
+  assert.match(noted.unseenNote, /"kiwi"/);
+  assert.match((await knowing.inject({ url: '/' })).body, /r\.unseenNote/);
+  const canny = (await knowing.inject({ method: 'POST', url: '/api/canny2img', payload: { image: await png(), prompt: 'kiwi', ...fast } })).json();
+  assert.deepEqual(canny.unseenWords, ['kiwi']);
+  await knowing.close();
 });
 
 test('image tasks read data URLs and plain base64 and answer with PNGs', async () => {

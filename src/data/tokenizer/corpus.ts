@@ -30,3 +30,20 @@ export function* captionCorpus(concepts: readonly EmojiConcept[]): Generator<str
     for (const s of Object.values(STYLE_NAMES)) yield s;
   }
 }
+
+/** The lower-case words (a-z runs) of a text. */
+export function wordsOf(text: string): string[] {
+  return text.toLowerCase().match(/[a-z]+/g) ?? [];
+}
+
+/**
+ * Every word the captions and instructions of these concepts can hold (captionCorpus): what a
+ * model trained on them has read. Pass the training split's concepts.
+ *
+ * @example const known = corpusWords(world.imagesIn('train').map((im) => world.concepts[im.concept]));
+ */
+export function corpusWords(concepts: readonly EmojiConcept[]): Set<string> {
+  const out = new Set<string>();
+  for (const text of captionCorpus([...new Set(concepts)])) for (const w of wordsOf(text)) out.add(w);
+  return out;
+}
