@@ -14,7 +14,7 @@ import { canny2img } from '../pipelines/canny2img.js';
 import { colorize } from '../pipelines/colorize.js';
 import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
 import { edit, FINE_SCALES } from '../pipelines/edit.js';
-import { ALL_SCALES, checkScales, generate, unseenNote, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
+import { ALL_SCALES, checkScales, generate, unseenNote, unseenWords, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
 import { ground } from '../pipelines/ground.js';
 import { holeMask, inpaint, parseBox, type Box } from '../pipelines/inpaint.js';
 import { mllmFor, type PumaModel } from '../pipelines/model.js';
@@ -87,7 +87,6 @@ async function writeImageTask(
   f: ImageFlags, r: ImageTaskResult & { input?: Image; text?: string }, title: string, settings: Record<string, unknown>,
 ): Promise<void> {
   if (process.stderr.isTTY) process.stderr.write('\n');
-  if (r.unseenWords?.length) process.stderr.write(`note: ${unseenNote(r.unseenWords)}\n`);
   const files: string[] = [];
   const save = async (img: Image, name: string) => {
     await writeImage(img, join(f.out, name));
@@ -124,11 +123,16 @@ async function writeImageTask(
   process.stdout.write(`wrote ${files.length} file${files.length === 1 ? '' : 's'} to ${f.out}\n`);
 }
 
-/** A model whose decoders cover the scales and that has an MLLM, or a one-line error before any work starts. */
-function modelFor(f: ImageFlags, task: MllmTask): PumaModel {
+/**
+ * A model whose decoders cover the scales and that has an MLLM, or a one-line error before any
+ * work starts; says up front which words of the prompt (if any) it never read.
+ */
+function modelFor(f: ImageFlags, task: MllmTask, prompt?: string): PumaModel {
   const model = loadModel(f);
   checkScales(model, f.scales);
   noteMllm(model, task);
+  const unseen = prompt === undefined ? [] : unseenWords(model, prompt);
+  if (unseen.length) process.stderr.write(`note: ${unseenNote(unseen)}\n`);
   return model;
 }
 
@@ -148,7 +152,7 @@ export function registerTaskCommands(program: Command): void {
     .action(async (prompt: string, f: ImageFlags & { best: boolean; textGuidance: number }) => {
       const p = nonEmpty('prompt', prompt);
       outDir(f.out);
-      const r = generate(modelFor(f, 't2i'), p, { ...decodeOptions(f), best: f.best, textGuidance: f.textGuidance });
+      const r = generate(modelFor(f, 't2i', p), p, { ...decodeOptions(f), best: f.best, textGuidance: f.textGuidance });
       await writeImageTask(f, r, p, { command: 'generate', prompt: p, best: f.best, textGuidance: f.textGuidance });
     });
 
@@ -199,7 +203,7 @@ export function registerTaskCommands(program: Command): void {
       const p = nonEmpty('prompt', prompt);
       const img = await readImage(path);
       outDir(f.out);
-      const r = canny2img(modelFor(f, 'canny'), img, p, { ...decodeOptions(f), edges: f.edges, instruction: f.instruction });
+      const r = canny2img(modelFor(f, 'canny', p), img, p, { ...decodeOptions(f), edges: f.edges, instruction: f.instruction });
       await writeImageTask(f, r, r.text, { command: 'canny2img', image: path, prompt: r.text, edges: f.edges });
     });
 

@@ -300,3 +300,17 @@ test('the puma binary prints task errors as one line and exits 1', () => {
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
 });
+
+test('puma generate names the prompt\'s words the shipped model never read, before it starts', () => {
+  const run = (prompt: string, out: string) => spawnSync(process.execPath,
+    ['--import', 'tsx', 'src/cli/run.ts', 'generate', prompt, '--scales', '4', '--steps', '1', '--out', out], { encoding: 'utf8', env: { ...process.env, PUMA_NUM_THREADS: '1' } });
+  const dir = mkdtempSync(join(tmpdir(), 'puma-unseen-'));
+  const r = run('a pineapple face', join(dir, 'a'));
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /note: no training caption has "pineapple": /);
+  assert.ok(r.stderr.indexOf('pineapple') < r.stderr.indexOf('MLLM (t2i) writes'), 'the note comes before the work');
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, 'a', 'settings.json'), 'utf8')).unseenWords, ['pineapple']);
+  const known = run('grinning face', join(dir, 'b'));
+  assert.equal(known.status, 0, known.stderr);
+  assert.doesNotMatch(known.stderr, /no training caption/);
+});
