@@ -14,7 +14,7 @@ import { loadEmojiWorld } from '../../src/data/emoji/world.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
 import * as T from '../../src/tensor/index.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
-import { knownWordsTest, trainingWords } from '../../src/eval/common.js';
+import { knownWordsTest, trainingLabelWords } from '../../src/eval/common.js';
 import { wordsOf } from '../../src/data/tokenizer/corpus.js';
 import { wordnetKeywords } from './wordnet.js';
 import { join } from 'node:path';
@@ -67,7 +67,7 @@ const classifier = (level: Level) => (v: Float32Array) => {
 };
 // held-out names all of whose words occur in some training label or tag: what composing known words can reach
 const knownWords = knownWordsTest(world);
-const trainWords = trainingWords(world);
+const trainWords = trainingLabelWords(world);
 /** The prompt for a concept: its name, and with `wordnet` keywords for the name's unseen words. */
 const promptOf = (c: number) => {
   const label = world.concepts[c].label;

@@ -101,11 +101,11 @@ export function conceptImages(world: { imagesIn(split: 'val' | 'test'): { id: nu
  * no training text shows, which nothing trained here can read).
  */
 export function knownWordsTest(world: Pick<EmojiWorld, 'concepts' | 'imagesIn'>): (concept: number) => boolean {
-  const train = trainingWords(world);
+  const train = trainingLabelWords(world);
   return (c) => wordsOf(world.concepts[c].label).every((w) => train.has(w));
 }
 
-/** Every word of the training split's labels and tags: the text the MLLM was trained to read. */
-export function trainingWords(world: Pick<EmojiWorld, 'concepts' | 'imagesIn'>): Set<string> {
+/** Every word of the training split's labels and tags (the model's trainingWords hold every word of its captions, templates too). */
+export function trainingLabelWords(world: Pick<EmojiWorld, 'concepts' | 'imagesIn'>): Set<string> {
   return new Set(world.imagesIn('train').flatMap((im) => [world.concepts[im.concept].label, ...world.concepts[im.concept].tags].flatMap(wordsOf)));
 }
