@@ -9,6 +9,7 @@ import { evalReconstruction } from '../../src/eval/reconstruction.js';
 import { exportBundle, importBundle, loadPuma } from '../../src/pipelines/bundle.js';
 import { reconstruct } from '../../src/pipelines/reconstruct.js';
 import { imageBatch } from '../../src/data/batches.js';
+import { wordsOf } from '../../src/data/tokenizer/corpus.js';
 import { trainClip } from '../../src/train/recipes/clip.js';
 import { trainDecoder } from '../../src/train/recipes/decoder.js';
 import { featureCache, loadFrozenStack, scaleFeatures } from '../../src/train/recipes/stack.js';
@@ -61,7 +62,7 @@ test('clip -> vae -> decoder stages chain through their runs, and a bundle repro
   await trainClip({ ...o, runs: join(runs, 'eval'), steps: 1, batch: 8, seed: 1 });
   const bundle = join(runs, 'bundle');
   const parts = exportBundle(runs, bundle, data);
-  assert.deepEqual(parts.filter((p) => p !== 'tokenizer.json'), ['clip', 'vae', 'decoder-4', 'eval-clip']);
+  assert.deepEqual(parts.filter((p) => p !== 'tokenizer.json'), ['clip', 'vae', 'training-words.txt', 'decoder-4', 'eval-clip']);
   const evRuns = EvalEncoder.load(runs), evBundle = EvalEncoder.load(bundle);
   const probe = imageBatch(world, [world.imagesIn('val')[1].id], '01');
   const ea = evRuns.images(probe).toArray(), eb = evBundle.images(probe).toArray();
@@ -69,6 +70,9 @@ test('clip -> vae -> decoder stages chain through their runs, and a bundle repro
   const own = fromRuns.clip.imageEmbeds(probe).toArray();
   assert.ok(own.some((v, i) => Math.abs(v - ea[i] * Math.hypot(...own)) > 1e-3), 'the evaluation CLIP is not the model\'s own');
   const fromBundle = loadPuma(bundle);
+  // the training split's caption words travel with the bundle
+  assert.deepEqual([...fromBundle.trainingWords!].sort(), [...fromRuns.trainingWords!].sort());
+  assert.ok(fromBundle.trainingWords!.has(wordsOf(world.concepts[world.imagesIn('train')[0].concept].label)[0]));
   const x = imageBatch(world, [world.imagesIn('val')[0].id], '01');
   const a = reconstruct(fromRuns, x, [4], { steps: 2, seed: 5 }).get(4)!.toArray();
   const b = reconstruct(fromBundle, x, [4], { steps: 2, seed: 5 }).get(4)!.toArray();
