@@ -146,6 +146,8 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
     const ab = [a, b];
     // both seeds' retrievals in a row: prompt i's are at i and i + prompts.length
     const found = ab.flatMap((x) => conceptRetrieval(ev, x, concepts, set)), ranks = found.map((r) => r.rank);
+    // the names of known words only, their seeds in the same order
+    const anyKnown = known.some((k) => k), foundKnown = found.filter((_, i) => known[i % known.length]);
     return {
       scale,
       clipI: mean(ab.flatMap((x) => ev.imageSimilarity(x, gt))),
@@ -154,9 +156,9 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
       distD: 1 - mean(ev.imageSimilarity(a, b)),
       r1: mean(ranks.map((r) => (r < 1 ? 1 : 0))),
       r5: mean(ranks.map((r) => (r < 5 ? 1 : 0))),
-      r5Known: known.some((k) => k) ? mean(ranks.filter((_, i) => known[i % known.length]).map((r) => (r < 5 ? 1 : 0))) : NaN,
+      r5Known: anyKnown ? mean(foundKnown.map((r) => (r.rank < 5 ? 1 : 0))) : NaN,
       kind1: kindMatch(world, concepts, found),
-      kind1Known: known.some((k) => k) ? kindMatch(world, concepts.filter((_, i) => known[i]), found.filter((_, i) => known[i % known.length])) : NaN,
+      kind1Known: anyKnown ? kindMatch(world, concepts.filter((_, i) => known[i]), foundKnown) : NaN,
       prompts: prompts.length,
     };
   };
