@@ -173,25 +173,27 @@ export function registerTaskCommands(program: Command): void {
     .option('--box <x,y,w,h>', 'rectangle to fill, in the input\'s pixels', parseBox)
     .option('--caption <text>', 'what the image shows (the training prompts carry a caption)')
     .option('--no-instruction', 'leave out the task instruction before the caption')
-    .action(async (path: string, f: ImageFlags & { mask?: string; box?: Box; caption?: string; instruction: boolean }) => {
+    .option('--no-keep-input', 'return the decoder\'s images as they are, without pasting the known pixels back')
+    .action(async (path: string, f: ImageFlags & { mask?: string; box?: Box; caption?: string; instruction: boolean; keepInput: boolean }) => {
       if (!f.mask === !f.box) throw new Error('inpaint needs exactly one of --mask <png> and --box x,y,w,h');
       const img = await readImage(path);
       const region = f.mask ? { mask: await readImage(f.mask) } : { box: f.box! };
       holeMask(region, img.width, img.height); // the region's errors before the model loads
       outDir(f.out);
-      const r = inpaint(modelFor(f, 'cond'), img, region, { ...decodeOptions(f), caption: f.caption, instruction: f.instruction });
-      await writeImageTask(f, r, r.text, { command: 'inpaint', image: path, mask: f.mask, box: f.box, prompt: r.text });
+      const r = inpaint(modelFor(f, 'cond'), img, region, { ...decodeOptions(f), caption: f.caption, instruction: f.instruction, keepInput: f.keepInput });
+      await writeImageTask(f, r, r.text, { command: 'inpaint', image: path, mask: f.mask, box: f.box, prompt: r.text, kept: r.kept ?? null });
     });
 
   imageFlags(program.command('colorize').description('colour a grayscale image (decodes f0 by default)'), FINE_SCALES)
     .argument('<image>', 'PNG, JPEG or WebP file (a colour image is made grey first)')
     .option('--caption <text>', 'what the image shows (the training prompts carry a caption)')
     .option('--no-instruction', 'leave out the task instruction before the caption')
-    .action(async (path: string, f: ImageFlags & { caption?: string; instruction: boolean }) => {
+    .option('--no-keep-input', 'return the decoder\'s images as they are, without the input\'s luma')
+    .action(async (path: string, f: ImageFlags & { caption?: string; instruction: boolean; keepInput: boolean }) => {
       const img = await readImage(path);
       outDir(f.out);
-      const r = colorize(modelFor(f, 'cond'), img, { ...decodeOptions(f), caption: f.caption, instruction: f.instruction });
-      await writeImageTask(f, r, r.text, { command: 'colorize', image: path, prompt: r.text });
+      const r = colorize(modelFor(f, 'cond'), img, { ...decodeOptions(f), caption: f.caption, instruction: f.instruction, keepInput: f.keepInput });
+      await writeImageTask(f, r, r.text, { command: 'colorize', image: path, prompt: r.text, kept: r.kept ?? null });
     });
 
   imageFlags(program.command('canny2img').description('draw an image from the canny edges of another and a caption (decodes f0 by default)'), FINE_SCALES)

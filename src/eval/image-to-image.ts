@@ -5,6 +5,7 @@
 // the emoji world also has the true target, so PSNR and CLIP-I to it are reported as well.
 // Conditional generation (canny, inpainting, colorization) is scored against the true image.
 import { renderRef } from '../data/derive.js';
+import { makeMask } from '../data/masks.js';
 import { STYLE_NAMES } from '../data/emoji/meta.js';
 import type { EmojiWorld } from '../data/emoji/world.js';
 import { Rng } from '../data/rng.js';
@@ -13,6 +14,7 @@ import type { Sample } from '../data/tasks/sample.js';
 import { coarseToFine } from '../models/puma/encoder.js';
 import { IMAGE_SLOTS } from '../models/puma/mllm.js';
 import { instructionParts } from '../models/puma/mllm-prompt.js';
+import { keepKnown, keepLuma } from '../pipelines/composite.js';
 import { mllmFor, type MllmStage, type PumaModel } from '../pipelines/model.js';
 import { encodeScales, prepareImage } from '../pipelines/reconstruct.js';
 import type { MllmTask } from '../train/recipes/mllm.js';
@@ -22,8 +24,11 @@ import { STANDIN, type EvalEncoder } from './encoder.js';
 import { psnr } from './metrics.js';
 import { ssim } from './ssim.js';
 
-/** One held-out example: the input image, the text, the true output, and the output's caption. */
-interface Case { input: T.Tensor; text: string; target: T.Tensor; caption: string }
+/**
+ * One held-out example: the input image, the text, the true output, the output's caption, and
+ * for inpainting the holes (1 = painted over).
+ */
+interface Case { input: T.Tensor; text: string; target: T.Tensor; caption: string; holes?: Uint8Array }
 
 export interface ImageToImageRow {
   scale: string;
@@ -55,7 +60,17 @@ export function caseOf(world: EmojiWorld, s: Sample): Case {
     text,
     target: prepareImage(renderRef(world, outRef!)).keep(),
     caption: `${world.concepts[target.concept].label}, ${STYLE_NAMES[target.style]}`,
+    holes: inRef!.op === 'masked' ? makeMask(inRef!.mask, world.width, world.height) : undefined,
   };
+}
+
+/** What the pipelines keep of an evaluated task's input (composite.ts), as a function of the decodes; null for edit and canny. */
+function keepInput(task: ImageTask, cases: readonly Case[], input: T.Tensor): ((x: T.Tensor) => T.Tensor) | null {
+  if (task === 'colorize') return (x) => keepLuma(x, input);
+  if (task !== 'inpaint') return null;
+  const holes = new Uint8Array(cases.reduce((n, c) => n + c.holes!.length, 0));
+  cases.reduce((at, c) => (holes.set(c.holes!, at), at + c.holes!.length), 0);
+  return (x) => keepKnown(x, input, holes);
 }
 
 /** The evaluated image-to-image tasks. */
@@ -118,6 +133,13 @@ export function evalImageToImage(
     const pick = pickRows(byScale, bestScale(model, byScale, captions));
     rows.push(row('5-scale Max', pick));
     pick.dispose();
+  }
+  // what the pipelines return by default: the finest decode with the input's known part put back
+  const kept = keepInput(task, cases, input);
+  if (kept) {
+    const y = kept(byScale[scales.indexOf(finest)]);
+    rows.push(row(`f${finest}, input kept`, y));
+    y.dispose();
   }
   // the yardstick: the input image itself as the answer (no edit; the condition image as is)
   rows.push(row('input as is', input));

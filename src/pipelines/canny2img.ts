@@ -10,7 +10,7 @@ import { unseenWords } from './generate.js';
 import { conditionPrompt, type ConditionOptions } from './inpaint.js';
 import type { PumaModel } from './model.js';
 
-export interface CannyOptions extends ConditionOptions {
+export interface CannyOptions extends Omit<ConditionOptions, 'keepInput'> {
   /** The input already is an edge map: use it as is (made grey and 64x64). */
   edges?: boolean;
 }

@@ -8,6 +8,7 @@ import { IMAGE_SLOTS } from '../models/puma/mllm.js';
 import { instructionParts } from '../models/puma/mllm-prompt.js';
 import type { MllmTask } from '../train/recipes/mllm.js';
 import * as T from '../tensor/index.js';
+import type { Kept } from './composite.js';
 import { checkScales, decodeScales, type ImageTaskOptions, type ImageTaskResult } from './generate.js';
 import { mllmFor, type PumaModel } from './model.js';
 import { encodeScales, prepareImage } from './reconstruct.js';
@@ -20,6 +21,8 @@ export interface ImageToImageResult extends ImageTaskResult {
   input: Image;
   /** The text between the two images. */
   text: string;
+  /** What the images keep of the input (inpaint, colorize; composite.ts), when anything. */
+  kept?: Kept;
 }
 
 /**

@@ -5,9 +5,11 @@ import { HOLE_VALUE } from '../data/derive.js';
 import { COND } from '../data/tasks/templates.js';
 import { toGrayscale, type Image } from '../io/image.js';
 import { resizeImage } from '../io/resize.js';
+import { compositeResult, keepKnown } from './composite.js';
 import type { ImageTaskOptions } from './generate.js';
 import { imageToImage, modelImage, type ImageToImageResult } from './edit.js';
 import type { PumaModel } from './model.js';
+import { prepareImage } from './reconstruct.js';
 
 /** A rectangle in the input image's pixels: left, top, width, height. */
 export type Box = readonly [x: number, y: number, w: number, h: number];
@@ -20,6 +22,11 @@ export interface ConditionOptions extends ImageTaskOptions {
   caption?: string;
   /** Prefix the task instruction, as half the training prompts do (default true). */
   instruction?: boolean;
+  /**
+   * Put back what the input fixes (default true; our addition): inpainting keeps the pixels outside
+   * the holes, colorization the input's luma. False returns the decoder's images as they are.
+   */
+  keepInput?: boolean;
 }
 
 /**
@@ -45,6 +52,13 @@ export function parseBox(v: string): Box {
  * holeMask({ box: [0, 0, 32, 64] }, 64, 64); // left half 1, right half 0
  */
 export function holeMask(region: InpaintRegion, width: number, height: number, size = 64): Uint8Array {
+  const holes = regionPixels(region, width, height, size);
+  if (!holes.includes(1)) throw new Error('the region to fill is empty (white pixels of the mask, or the box, mark it)');
+  return holes;
+}
+
+/** holeMask without the check that the region covers a pixel at this size. */
+function regionPixels(region: InpaintRegion, width: number, height: number, size: number): Uint8Array {
   let full: Image;
   if ('box' in region) {
     const [x, y, w, h] = region.box;
@@ -58,9 +72,7 @@ export function holeMask(region: InpaintRegion, width: number, height: number, s
     full = toGrayscale(m);
   }
   const small = full.width === size && full.height === size ? full : resizeImage(full, size, size, 'bilinear');
-  const holes = Uint8Array.from(small.data, (v) => (v >= 128 ? 1 : 0));
-  if (!holes.includes(1)) throw new Error('the region to fill is empty (white pixels of the mask, or the box, mark it)');
-  return holes;
+  return Uint8Array.from(small.data, (v) => (v >= 128 ? 1 : 0));
 }
 
 /** The model-size input with its holes painted grey, as renderRef's 'masked' images. */
@@ -86,5 +98,14 @@ export function conditionPrompt(instruction: string, o: { caption?: string; inst
 export function inpaint(model: PumaModel, image: Image, region: InpaintRegion, opts: ConditionOptions = {}): ImageToImageResult {
   const holes = holeMask(region, image.width, image.height);
   const input = maskedImage(modelImage(image), holes);
-  return imageToImage(model, 'cond', input, conditionPrompt(COND.inpaint[0], opts), opts);
+  const r = imageToImage(model, 'cond', input, conditionPrompt(COND.inpaint[0], opts), opts);
+  if (opts.keepInput === false) return r;
+  return compositeResult(r, 'known-pixels', (x) => {
+    // the decoders' size (64 here; 1024 with SDXL's) decides the size the region is drawn at
+    const size = x.shape[2];
+    const known = prepareImage(modelImage(image, size), size);
+    const y = keepKnown(x, known, size === 64 ? holes : regionPixels(region, image.width, image.height, size));
+    known.dispose();
+    return y;
+  });
 }

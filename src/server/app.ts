@@ -7,6 +7,7 @@ import { decodeImage, encodeImage, type Image } from '../io/image.js';
 import { ask } from '../pipelines/ask.js';
 import { canny2img } from '../pipelines/canny2img.js';
 import { colorize } from '../pipelines/colorize.js';
+import type { Kept } from '../pipelines/composite.js';
 import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
 import { edit, FINE_SCALES } from '../pipelines/edit.js';
 import { ALL_SCALES, checkScales, generate, unseenNote, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
@@ -57,6 +58,8 @@ interface ImagesReply {
   unseenWords?: string[];
   unseenNote?: string;
   text?: string;
+  /** What the images keep of the input (inpaint: the pixels outside the holes; colorize: the luma). */
+  kept?: Kept;
   input?: string;
   images: { seed: number; scale: number; png: string; score?: number; best?: boolean }[];
 }
@@ -87,7 +90,7 @@ function decodeOptions(b: DecodeBody, defaults: readonly number[], guidance = DE
   };
 }
 
-async function imagesReply(r: ImageTaskResult & { input?: Image; text?: string }): Promise<ImagesReply> {
+async function imagesReply(r: ImageTaskResult & { input?: Image; text?: string; kept?: Kept }): Promise<ImagesReply> {
   const images: ImagesReply['images'] = [];
   for (const row of r.rows) {
     for (const [scale, x] of row.images) {
@@ -97,7 +100,7 @@ async function imagesReply(r: ImageTaskResult & { input?: Image; text?: string }
   }
   r.features.forEach((f) => f?.dispose());
   const unseen = r.unseenWords?.length ? { unseenWords: r.unseenWords, unseenNote: unseenNote(r.unseenWords) } : {};
-  return { mllm: r.stage, note: r.note, ...unseen, text: r.text, input: r.input ? await pngDataUrl(r.input) : undefined, images };
+  return { mllm: r.stage, note: r.note, ...unseen, text: r.text, kept: r.kept, input: r.input ? await pngDataUrl(r.input) : undefined, images };
 }
 
 /** What a loaded model can do: its MLLMs, the scales it decodes, the defaults. */
@@ -160,19 +163,19 @@ export function buildServer(model: PumaModel, opts: ServerOptions = {}): Fastify
   task<DecodeBody & { image: string; instruction: string }>('/api/edit', body(['image', 'instruction'], { image, instruction: text, ...decodeProps }),
     async (b) => imagesReply(edit(model, await readBodyImage(b.image, 'image'), b.instruction, decodeOptions(b, FINE_SCALES))));
 
-  const condition = { caption: text, instruction: { type: 'boolean' } } as const;
-  task<DecodeBody & { image: string; box?: Box; mask?: string; caption?: string; instruction?: boolean }>('/api/inpaint',
+  const condition = { caption: text, instruction: { type: 'boolean' }, keepInput: { type: 'boolean' } } as const;
+  task<DecodeBody & { image: string; box?: Box; mask?: string; caption?: string; instruction?: boolean; keepInput?: boolean }>('/api/inpaint',
     body(['image'], { image, mask: image, box: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 4, maxItems: 4 }, ...condition, ...decodeProps }),
     async (b) => {
       if (!b.mask === !b.box) throw new BadInput('inpaint needs exactly one of mask (an image, white = fill) and box ([x, y, w, h])');
       if (b.box && (b.box[2] < 1 || b.box[3] < 1)) throw new BadInput('box: w and h must be at least 1');
       const img = await readBodyImage(b.image, 'image');
       const region = b.mask ? { mask: await readBodyImage(b.mask, 'mask') } : { box: b.box as Box };
-      return imagesReply(inpaint(model, img, region, { ...decodeOptions(b, FINE_SCALES), caption: b.caption, instruction: b.instruction }));
+      return imagesReply(inpaint(model, img, region, { ...decodeOptions(b, FINE_SCALES), caption: b.caption, instruction: b.instruction, keepInput: b.keepInput }));
     });
 
-  task<DecodeBody & { image: string; caption?: string; instruction?: boolean }>('/api/colorize', body(['image'], { image, ...condition, ...decodeProps }),
-    async (b) => imagesReply(colorize(model, await readBodyImage(b.image, 'image'), { ...decodeOptions(b, FINE_SCALES), caption: b.caption, instruction: b.instruction })));
+  task<DecodeBody & { image: string; caption?: string; instruction?: boolean; keepInput?: boolean }>('/api/colorize', body(['image'], { image, ...condition, ...decodeProps }),
+    async (b) => imagesReply(colorize(model, await readBodyImage(b.image, 'image'), { ...decodeOptions(b, FINE_SCALES), caption: b.caption, instruction: b.instruction, keepInput: b.keepInput })));
 
   task<DecodeBody & { image: string; prompt: string; edges?: boolean; instruction?: boolean }>('/api/canny2img',
     body(['image', 'prompt'], { image, prompt: text, edges: { type: 'boolean' }, instruction: { type: 'boolean' }, ...decodeProps }),

@@ -164,6 +164,13 @@ test('eval edit and conditional: held-out cases have an input, a text and a diff
   assert.equal(c.stage, 'pretrain');
   assert.match(c.note ?? '', /no instruction-tuned MLLM for 'cond'/);
   assert.match(conditionalTable([c]), /\| colorize \| f0 \|/);
+  // colorize and inpaint also score what their pipelines return: f0 with the input's luma / known pixels put back
+  assert.deepEqual(c.rows.map((x) => x.scale), ['f0', 'f0, input kept', 'input as is']);
+  assert.ok(c.rows[1].psnrTarget !== c.rows[0].psnrTarget);
+  const inp = evalImageToImage(puma, world, ev, 'inpaint', { n: 2, steps: 1 });
+  assert.deepEqual(inp.rows.map((x) => x.scale), ['f0', 'f0, input kept', 'input as is']);
+  // outside the holes the kept image is the input, so it is nearer the input than the raw decode
+  assert.ok(inp.rows[1].clipIIn > inp.rows[0].clipIIn, `${inp.rows[1].clipIIn} ${inp.rows[0].clipIIn}`);
   // canny runs on mllm-canny where there is one, else on mllm-cond; inpainting and colorization on mllm-cond
   const split = tinyPuma64(tok, [0], ['pretrain', 'cond', 'canny']);
   assert.deepEqual((['canny', 'inpaint', 'colorize'] as const).map((t) => evalImageToImage(split, world, ev, t, { n: 1, steps: 1 }).stage), ['canny', 'cond', 'cond']);

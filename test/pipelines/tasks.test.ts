@@ -9,7 +9,7 @@ import { HOLE_VALUE } from '../../src/data/derive.js';
 import { tokenizeSample } from '../../src/data/tasks/sequence.js';
 import { QUESTION_PHRASINGS } from '../../src/data/tasks/templates.js';
 import { registerTaskCommands } from '../../src/cli/tasks.js';
-import { encodeImage, type Image } from '../../src/io/image.js';
+import { encodeImage, readImage, type Image } from '../../src/io/image.js';
 import { MultiGranularEncoder, SCALE_TOKENS } from '../../src/models/puma/encoder.js';
 import { IMAGE_SLOTS, PumaMLLM, type MllmPart } from '../../src/models/puma/mllm.js';
 import { MINI_VAE } from '../../src/models/puma/small.js';
@@ -313,4 +313,28 @@ test('puma generate names the prompt\'s words the shipped model never read, befo
   const known = run('grinning face', join(dir, 'b'));
   assert.equal(known.status, 0, known.stderr);
   assert.doesNotMatch(known.stderr, /no training caption/);
+});
+
+test('puma inpaint with the shipped model keeps the pixels around the box; --no-keep-input does not', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'puma-keep-'));
+  const img = testImage(64, 64, 7);
+  writeFileSync(join(dir, 'in.png'), await encodeImage(img, 'png'));
+  const run = (out: string, ...more: string[]) => spawnSync(process.execPath,
+    ['--import', 'tsx', 'src/cli/run.ts', 'inpaint', join(dir, 'in.png'), '--box', '16,16,24,24', '--steps', '1', '--out', join(dir, out), ...more],
+    { encoding: 'utf8', env: { ...process.env, PUMA_NUM_THREADS: '1' } });
+  for (const [out, more, kept] of [['a', [], 'known-pixels'], ['b', ['--no-keep-input'], null]] as const) {
+    const r = run(out, ...more);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(readFileSync(join(dir, out, 'settings.json'), 'utf8')).kept, kept);
+  }
+  const [a, b] = await Promise.all(['a', 'b'].map((o) => readImage(join(dir, o, 'f0-seed0.png'))));
+  const outside = (p: number) => { const x = (p / 3 | 0) % 64, y = (p / 3 / 64) | 0; return x < 16 || x >= 40 || y < 16 || y >= 40; };
+  let same = 0;
+  for (let p = 0; p < a.data.length; p++) {
+    if (outside(p)) assert.equal(a.data[p], img.data[p], `pixel byte ${p}`);
+    else if (a.data[p] === b.data[p]) same++;
+  }
+  assert.equal(same, 24 * 24 * 3, 'inside the box both are the decode');
+  assert.ok(b.data.some((v, p) => outside(p) && v !== img.data[p]), 'the raw decode differs from the input around the box');
+  rmSync(dir, { recursive: true, force: true });
 });

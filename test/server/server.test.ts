@@ -70,6 +70,9 @@ test('image tasks read data URLs and plain base64 and answer with PNGs', async (
   assert.deepEqual(plain.json().images.map((i: { scale: number }) => i.scale), [0], 'edit decodes f0 by default');
   const box = (await post('/api/inpaint', { image, box: [0, 0, 8, 8], caption: 'red apple', ...fast })).json();
   assert.match(box.text, /red apple$/);
+  assert.equal(box.kept, 'known-pixels');
+  const raw = (await post('/api/colorize', { image, keepInput: false, ...fast })).json();
+  assert.equal(raw.kept, undefined, 'keepInput: false returns the decodes as they are');
   const mask = await post('/api/inpaint', { image, mask: await png(16, 16, 5), ...fast });
   assert.equal(mask.statusCode, 200, mask.body);
   assert.equal((await post('/api/colorize', { image, ...fast })).statusCode, 200);

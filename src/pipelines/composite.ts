@@ -1,0 +1,75 @@
+// Keeping what the input already fixes (our addition; the paper returns the decoder's image as
+// is). Inpainting tools paste the known pixels back around the filled region, and colorization
+// keeps the input's lightness and takes only the colour from the model (as Lab "ab" models do).
+// The decoders draw the whole image, blurring what was given; these put the given part back.
+import * as T from '../tensor/index.js';
+import type { ImageToImageResult } from './edit.js';
+
+/** OpenCV's luma weights (io/image toGrayscale), so a grey input's value is its luma. */
+const LUMA = [0.299, 0.587, 0.114] as const;
+
+/** What a task keeps of its input: the pixels outside the holes, or the lightness. */
+export type Kept = 'known-pixels' | 'luma';
+
+function checkPair(out: T.Tensor, input: T.Tensor): [n: number, hw: number] {
+  const [n, c, h, w] = out.shape;
+  if (out.shape.length !== 4 || c !== 3 || input.shape.join() !== out.shape.join()) {
+    throw new Error(`composite needs two [N, 3, H, W] images of one shape, got [${out.shape}] and [${input.shape}]`);
+  }
+  return [n, h * w];
+}
+
+/**
+ * The output's colour with the input's luma: each pixel moves along grey by Y(input) - Y(output)
+ * (YCbCr with Cb, Cr kept), clamped to [0, 1]. Both [N, 3, H, W] in [0, 1].
+ *
+ * @example
+ * keepLuma(decoded, greyInput); // the decoded colours at the grey image's lightness
+ */
+export function keepLuma(out: T.Tensor, input: T.Tensor): T.Tensor {
+  const [n, hw] = checkPair(out, input);
+  const o = out.contiguous().data, g = input.contiguous().data;
+  const r = T.Tensor.empty(out.shape);
+  for (let b = 0; b < n; b++) {
+    const base = b * 3 * hw;
+    for (let i = 0; i < hw; i++) {
+      let d = 0;
+      for (let c = 0; c < 3; c++) d += LUMA[c] * (g[base + c * hw + i] - o[base + c * hw + i]);
+      for (let c = 0; c < 3; c++) r.data[base + c * hw + i] = Math.min(1, Math.max(0, o[base + c * hw + i] + d));
+    }
+  }
+  return r;
+}
+
+/**
+ * The input where it is known, the output in its holes. `holes` (1 = fill) is H*W, shared by
+ * the batch, or N*H*W.
+ *
+ * @example
+ * keepKnown(decoded, maskedInput, holes); // the input's pixels around the painted region
+ */
+export function keepKnown(out: T.Tensor, input: T.Tensor, holes: Uint8Array): T.Tensor {
+  const [n, hw] = checkPair(out, input);
+  if (holes.length !== hw && holes.length !== n * hw) throw new Error(`the hole mask has ${holes.length} pixels, the images ${n} x ${hw}`);
+  const o = out.contiguous().data, x = input.contiguous().data;
+  const r = T.Tensor.empty(out.shape);
+  for (let b = 0; b < n; b++) {
+    const m = holes.length === hw ? 0 : b * hw;
+    for (let c = 0; c < 3; c++) {
+      const base = (b * 3 + c) * hw;
+      for (let i = 0; i < hw; i++) r.data[base + i] = holes[m + i] ? o[base + i] : x[base + i];
+    }
+  }
+  return r;
+}
+
+/** Applies a composite to every decoded image of a result (the old tensors are disposed). */
+export function compositeResult(r: ImageToImageResult, kept: Kept, f: (img: T.Tensor) => T.Tensor): ImageToImageResult {
+  for (const row of r.rows) {
+    for (const [k, x] of row.images) {
+      row.images.set(k, f(x).keep());
+      x.dispose();
+    }
+  }
+  return { ...r, kept };
+}
