@@ -17,10 +17,10 @@ test('keepLuma takes the lightness from the input and the colour from the output
   // output: a mid red, a dark blue, a grey, a near-white yellow; input: four greys
   const out = T.fromArray([0.6, 0.1, 0.5, 0.95, 0.2, 0.1, 0.5, 0.95, 0.2, 0.4, 0.5, 0.1], [1, 3, 1, 4]);
   const grey = T.fromArray([0.5, 0.3, 0.8, 0.99, 0.5, 0.3, 0.8, 0.99, 0.5, 0.3, 0.8, 0.99], [1, 3, 1, 4]);
-  const y = keepLuma(out, grey).toArray() as number[];
-  const o = out.toArray() as number[];
+  const y = keepLuma(out, grey).toArray() as unknown as number[];
+  const o = out.toArray() as unknown as number[];
   for (const i of [0, 1, 2]) {
-    assert.ok(Math.abs(luma(y, hw, i) - luma(grey.toArray() as number[], hw, i)) < 1e-6, `luma of pixel ${i}`);
+    assert.ok(Math.abs(luma(y, hw, i) - luma(grey.toArray() as unknown as number[], hw, i)) < 1e-6, `luma of pixel ${i}`);
     // the colour (each channel minus the luma) is the output's
     for (let c = 0; c < 3; c++) assert.ok(Math.abs((y[c * hw + i] - luma(y, hw, i)) - (o[c * hw + i] - luma(o, hw, i))) < 1e-6);
   }
@@ -34,10 +34,10 @@ test('keepLuma takes the lightness from the input and the colour from the output
 
 test('keepKnown keeps the input outside the holes and the output in them, per image of a batch', () => {
   const out = T.full([2, 3, 2, 2], 0.25), input = T.full([2, 3, 2, 2], 0.75);
-  const shared = Array.from(keepKnown(out, input, Uint8Array.from([1, 0, 0, 1])).toArray() as number[]);
+  const shared = Array.from(keepKnown(out, input, Uint8Array.from([1, 0, 0, 1])).toArray() as unknown as number[]);
   assert.deepEqual(shared.slice(0, 4), [0.25, 0.75, 0.75, 0.25]);
   assert.deepEqual(shared.slice(20, 24), [0.25, 0.75, 0.75, 0.25]);
-  const each = Array.from(keepKnown(out, input, Uint8Array.from([1, 0, 0, 0, 0, 0, 0, 1])).toArray() as number[]);
+  const each = Array.from(keepKnown(out, input, Uint8Array.from([1, 0, 0, 0, 0, 0, 0, 1])).toArray() as unknown as number[]);
   assert.deepEqual(each.slice(0, 4), [0.25, 0.75, 0.75, 0.75]);
   assert.deepEqual(each.slice(12, 16), [0.75, 0.75, 0.75, 0.25]);
   assert.throws(() => keepKnown(out, input, new Uint8Array(3)), /the hole mask has 3 pixels/);
@@ -57,8 +57,8 @@ test('inpaint and colorize put back what the input fixes, unless keepInput is fa
   const raw = inpaint(model, img, { box: [0, 0, 32, 64] }, { ...opts, keepInput: false });
   assert.equal(kept.kept, 'known-pixels');
   assert.equal(raw.kept, undefined);
-  const k = kept.rows[0].images.get(0)!.toArray() as number[], r = raw.rows[0].images.get(0)!.toArray() as number[];
-  const known = prepareImage(modelImage(img, 8), 8).toArray() as number[];
+  const k = kept.rows[0].images.get(0)!.toArray() as unknown as number[], r = raw.rows[0].images.get(0)!.toArray() as unknown as number[];
+  const known = prepareImage(modelImage(img, 8), 8).toArray() as unknown as number[];
   let inHole = 0, outside = 0;
   for (let c = 0; c < 3; c++) {
     for (let y = 0; y < 8; y++) {
@@ -76,8 +76,8 @@ test('inpaint and colorize put back what the input fixes, unless keepInput is fa
   const col = colorize(model, img, opts);
   const colRaw = colorize(model, img, { ...opts, keepInput: false });
   assert.equal(col.kept, 'luma');
-  const g = prepareImage(modelImage(img, 8), 8).toArray() as number[];
-  const a = col.rows[0].images.get(0)!.toArray() as number[], b = colRaw.rows[0].images.get(0)!.toArray() as number[];
+  const g = prepareImage(modelImage(img, 8), 8).toArray() as unknown as number[];
+  const a = col.rows[0].images.get(0)!.toArray() as unknown as number[], b = colRaw.rows[0].images.get(0)!.toArray() as unknown as number[];
   let matched = 0;
   for (let i = 0; i < 64; i++) {
     if (a.filter((_, j) => j % 64 === i).some((v) => v === 0 || v === 1)) continue; // clamped
