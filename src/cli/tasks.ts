@@ -159,12 +159,13 @@ export function registerTaskCommands(program: Command): void {
   imageFlags(program.command('edit').description('edit an image by an instruction (decodes f0 by default)'), FINE_SCALES)
     .argument('<image>', 'PNG, JPEG or WebP file')
     .argument('<instruction>', 'e.g. "Make the skin darker."')
-    .action(async (path: string, instruction: string, f: ImageFlags) => {
+    .option('--no-keep-input', 'return the decoder\'s images as they are, not the input plus the change they make')
+    .action(async (path: string, instruction: string, f: ImageFlags & { keepInput: boolean }) => {
       const text = nonEmpty('instruction', instruction);
       const img = await readImage(path);
       outDir(f.out);
-      const r = edit(modelFor(f, 'edit'), img, text, decodeOptions(f));
-      await writeImageTask(f, r, text, { command: 'edit', image: path, instruction: text });
+      const r = edit(modelFor(f, 'edit'), img, text, { ...decodeOptions(f), keepInput: f.keepInput });
+      await writeImageTask(f, r, text, { command: 'edit', image: path, instruction: text, kept: r.kept ?? null });
     });
 
   imageFlags(program.command('inpaint').description('fill a region of an image: --mask <png> (white = fill) or --box x,y,w,h'), FINE_SCALES)

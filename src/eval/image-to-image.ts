@@ -14,7 +14,7 @@ import type { Sample } from '../data/tasks/sample.js';
 import { coarseToFine } from '../models/puma/encoder.js';
 import { IMAGE_SLOTS } from '../models/puma/mllm.js';
 import { instructionParts } from '../models/puma/mllm-prompt.js';
-import { keepKnown, keepLuma } from '../pipelines/composite.js';
+import { keepChange, keepKnown, keepLuma } from '../pipelines/composite.js';
 import { mllmFor, type MllmStage, type PumaModel } from '../pipelines/model.js';
 import { encodeScales, prepareImage } from '../pipelines/reconstruct.js';
 import type { MllmTask } from '../train/recipes/mllm.js';
@@ -64,9 +64,25 @@ export function caseOf(world: EmojiWorld, s: Sample): Case {
   };
 }
 
-/** What the pipelines keep of an evaluated task's input (composite.ts), as a function of the decodes; null for edit and canny. */
-function keepInput(task: ImageTask, cases: readonly Case[], input: T.Tensor): ((x: T.Tensor) => T.Tensor) | null {
+/**
+ * What the pipelines keep of an evaluated task's input (composite.ts), as a function of the decodes
+ * at scale k; null for canny. An edit decodes the inputs' own features with the same noise.
+ */
+function keepInput(
+  model: PumaModel, task: ImageTask, cases: readonly Case[], input: T.Tensor, k: number, opts: EvalOptions,
+): ((x: T.Tensor) => T.Tensor) | null {
   if (task === 'colorize') return (x) => keepLuma(x, input);
+  if (task === 'edit') {
+    return (x) => {
+      opts.onProgress?.(`${task}: decoding the inputs' own f${k}`);
+      const own = cases.map((c) => T.tidy(() => encodeScales(model, c.input)[k].keep()));
+      const base = decodeMany(model, k, own, opts);
+      own.forEach((f) => f.dispose());
+      const y = keepChange(x, input, base);
+      base.dispose();
+      return y;
+    };
+  }
   if (task !== 'inpaint') return null;
   const holes = new Uint8Array(cases.reduce((n, c) => n + c.holes!.length, 0));
   cases.reduce((at, c) => (holes.set(c.holes!, at), at + c.holes!.length), 0);
@@ -135,7 +151,7 @@ export function evalImageToImage(
     pick.dispose();
   }
   // what the pipelines return by default: the finest decode with the input's known part put back
-  const kept = keepInput(task, cases, input);
+  const kept = keepInput(model, task, cases, input, finest, opts);
   if (kept) {
     const y = kept(byScale[scales.indexOf(finest)]);
     rows.push(row(`f${finest}, input kept`, y));

@@ -1,15 +1,17 @@
 // Keeping what the input already fixes (our addition; the paper returns the decoder's image as
 // is). Inpainting tools paste the known pixels back around the filled region, and colorization
 // keeps the input's lightness and takes only the colour from the model (as Lab "ab" models do).
-// The decoders draw the whole image, blurring what was given; these put the given part back.
+// An edit is applied as a change: the input plus the difference between the edited decode and
+// the decode of the input's own features under the same noise, so the decoder's blur, in both,
+// cancels. The decoders draw the whole image, blurring what was given; these put the given part back.
 import * as T from '../tensor/index.js';
 import type { ImageToImageResult } from './edit.js';
 
 /** OpenCV's luma weights (io/image toGrayscale), so a grey input's value is its luma. */
 const LUMA = [0.299, 0.587, 0.114] as const;
 
-/** What a task keeps of its input: the pixels outside the holes, or the lightness. */
-export type Kept = 'known-pixels' | 'luma';
+/** What a task keeps of its input: the pixels outside the holes, the lightness, or all but the change. */
+export type Kept = 'known-pixels' | 'luma' | 'all-but-the-change';
 
 function checkPair(out: T.Tensor, input: T.Tensor): [n: number, hw: number] {
   const [n, c, h, w] = out.shape;
@@ -63,11 +65,26 @@ export function keepKnown(out: T.Tensor, input: T.Tensor, holes: Uint8Array): T.
   return r;
 }
 
+/**
+ * The input plus a change: input + (out - base), clamped to [0, 1], where `base` is the decode of
+ * the input's own features with the same noise as `out`. All [N, 3, H, W] in [0, 1].
+ *
+ * @example
+ * keepChange(editedDecode, input, inputDecode); // the input, with what the edit changed
+ */
+export function keepChange(out: T.Tensor, input: T.Tensor, base: T.Tensor): T.Tensor {
+  checkPair(out, input);
+  checkPair(out, base);
+  return T.tidy(() => input.add(out.sub(base)).clamp(0, 1).keep());
+}
+
 /** Applies a composite to every decoded image of a result (the old tensors are disposed). */
-export function compositeResult(r: ImageToImageResult, kept: Kept, f: (img: T.Tensor) => T.Tensor): ImageToImageResult {
+export function compositeResult(
+  r: ImageToImageResult, kept: Kept, f: (img: T.Tensor, scale: number, seed: number) => T.Tensor,
+): ImageToImageResult {
   for (const row of r.rows) {
     for (const [k, x] of row.images) {
-      row.images.set(k, f(x).keep());
+      row.images.set(k, f(x, k, row.seed).keep());
       x.dispose();
     }
   }

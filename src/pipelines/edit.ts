@@ -8,13 +8,22 @@ import { IMAGE_SLOTS } from '../models/puma/mllm.js';
 import { instructionParts } from '../models/puma/mllm-prompt.js';
 import type { MllmTask } from '../train/recipes/mllm.js';
 import * as T from '../tensor/index.js';
-import type { Kept } from './composite.js';
+import { compositeResult, keepChange, type Kept } from './composite.js';
 import { checkScales, decodeScales, type ImageTaskOptions, type ImageTaskResult } from './generate.js';
 import { mllmFor, type PumaModel } from './model.js';
 import { encodeScales, prepareImage } from './reconstruct.js';
 
 /** Editing and conditional generation decode f0 unless told otherwise. */
 export const FINE_SCALES: readonly number[] = [0];
+
+export interface EditOptions extends ImageTaskOptions {
+  /**
+   * Put back what the input fixes (default true; our addition, composite.ts): an edit is applied as
+   * a change to the input, inpainting keeps the pixels outside the holes, colorization the input's
+   * luma. False returns the decoder's images as they are.
+   */
+  keepInput?: boolean;
+}
 
 export interface ImageToImageResult extends ImageTaskResult {
   /** The input image as the model saw it (64x64, the condition for inpaint/colorize/canny). */
@@ -32,9 +41,23 @@ export interface ImageToImageResult extends ImageTaskResult {
  * const r = edit(puma, await readImage('face.png'), 'Make the skin darker.', { seeds: [0, 1] });
  * r.rows[1].images.get(0); // [1, 3, 64, 64]
  */
-export function edit(model: PumaModel, image: Image, instruction: string, opts: ImageTaskOptions = {}): ImageToImageResult {
+export function edit(model: PumaModel, image: Image, instruction: string, opts: EditOptions = {}): ImageToImageResult {
   if (!instruction.trim()) throw new Error('the instruction is empty');
-  return imageToImage(model, 'edit', modelImage(image), instruction.trim(), opts);
+  const source = modelImage(image);
+  const r = imageToImage(model, 'edit', source, instruction.trim(), opts);
+  if (opts.keepInput === false) return r;
+  // the input's own features, decoded at each scale and seed with the edit's noise
+  const own = T.tidy(() => encodeScales(model, prepareImage(source)).map((f) => f.keep()));
+  const out = compositeResult(r, 'all-but-the-change', (x, k, seed) => {
+    const base = decodeScales(model, own, [k], seed, { ...opts, onProgress: (m) => opts.onProgress?.(`the input's own ${m}`) }).get(k)!;
+    const input = prepareImage(source, x.shape[2]);
+    const y = keepChange(x, input, base);
+    base.dispose();
+    input.dispose();
+    return y;
+  });
+  own.forEach((f) => f.dispose());
+  return out;
 }
 
 /**

@@ -6,8 +6,7 @@ import { COND } from '../data/tasks/templates.js';
 import { toGrayscale, type Image } from '../io/image.js';
 import { resizeImage } from '../io/resize.js';
 import { compositeResult, keepKnown } from './composite.js';
-import type { ImageTaskOptions } from './generate.js';
-import { imageToImage, modelImage, type ImageToImageResult } from './edit.js';
+import { imageToImage, modelImage, type EditOptions, type ImageToImageResult } from './edit.js';
 import type { PumaModel } from './model.js';
 import { prepareImage } from './reconstruct.js';
 
@@ -17,16 +16,11 @@ export type Box = readonly [x: number, y: number, w: number, h: number];
 /** Where to inpaint: a mask image (white = fill) of the input's size, or a box. */
 export type InpaintRegion = { mask: Image } | { box: Box };
 
-export interface ConditionOptions extends ImageTaskOptions {
+export interface ConditionOptions extends EditOptions {
   /** The target's caption (the training prompts always carry one). */
   caption?: string;
   /** Prefix the task instruction, as half the training prompts do (default true). */
   instruction?: boolean;
-  /**
-   * Put back what the input fixes (default true; our addition): inpainting keeps the pixels outside
-   * the holes, colorization the input's luma. False returns the decoder's images as they are.
-   */
-  keepInput?: boolean;
 }
 
 /**

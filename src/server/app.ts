@@ -160,10 +160,11 @@ export function buildServer(model: PumaModel, opts: ServerOptions = {}): Fastify
     return imagesReply({ stage: 'pretrain', rows, features: [], input });
   });
 
-  task<DecodeBody & { image: string; instruction: string }>('/api/edit', body(['image', 'instruction'], { image, instruction: text, ...decodeProps }),
-    async (b) => imagesReply(edit(model, await readBodyImage(b.image, 'image'), b.instruction, decodeOptions(b, FINE_SCALES))));
+  const keepInput = { type: 'boolean' } as const;
+  task<DecodeBody & { image: string; instruction: string; keepInput?: boolean }>('/api/edit', body(['image', 'instruction'], { image, instruction: text, keepInput, ...decodeProps }),
+    async (b) => imagesReply(edit(model, await readBodyImage(b.image, 'image'), b.instruction, { ...decodeOptions(b, FINE_SCALES), keepInput: b.keepInput })));
 
-  const condition = { caption: text, instruction: { type: 'boolean' }, keepInput: { type: 'boolean' } } as const;
+  const condition = { caption: text, instruction: { type: 'boolean' }, keepInput } as const;
   task<DecodeBody & { image: string; box?: Box; mask?: string; caption?: string; instruction?: boolean; keepInput?: boolean }>('/api/inpaint',
     body(['image'], { image, mask: image, box: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 4, maxItems: 4 }, ...condition, ...decodeProps }),
     async (b) => {

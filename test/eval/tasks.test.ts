@@ -154,11 +154,13 @@ test('eval edit and conditional: held-out cases have an input, a text and a diff
   const ev = tinyEvalEncoder(tok);
   const e = evalImageToImage(puma, world, ev, 'edit', { n: 2, steps: 1 });
   assert.equal(e.stage, 'edit');
-  assert.deepEqual(e.rows.map((x) => x.scale), ['f0', 'input as is']);
+  // f0, f0 applied to the input as a change (what `puma edit` returns), the input
+  assert.deepEqual(e.rows.map((x) => x.scale), ['f0', 'f0, input kept', 'input as is']);
   assert.ok(e.rows[0].ssimTarget <= 1 && Number.isFinite(e.rows[0].psnrTarget));
+  assert.ok(e.rows[1].psnrTarget !== e.rows[0].psnrTarget);
   // the yardstick row: the input itself, identical to the input by every preservation measure
-  assert.ok(Math.abs(e.rows[1].clipIIn - 1) < 1e-4 && Math.abs(e.rows[1].dinoIn - 1) < 1e-4, `${e.rows[1].clipIIn} ${e.rows[1].dinoIn}`);
-  assert.ok(Number.isFinite(e.rows[1].psnrTarget));
+  assert.ok(Math.abs(e.rows[2].clipIIn - 1) < 1e-4 && Math.abs(e.rows[2].dinoIn - 1) < 1e-4, `${e.rows[2].clipIIn} ${e.rows[2].dinoIn}`);
+  assert.ok(Number.isFinite(e.rows[2].psnrTarget));
   assert.match(editTable(e), /DINO-style \(input\) \[eval mini-CLIP\]/);
   const c = evalImageToImage(puma, world, ev, 'colorize', { n: 1, steps: 1 });
   assert.equal(c.stage, 'pretrain');

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { colorize } from '../../src/pipelines/colorize.js';
-import { keepKnown, keepLuma } from '../../src/pipelines/composite.js';
-import { modelImage } from '../../src/pipelines/edit.js';
+import { keepChange, keepKnown, keepLuma } from '../../src/pipelines/composite.js';
+import { edit, modelImage } from '../../src/pipelines/edit.js';
 import { inpaint } from '../../src/pipelines/inpaint.js';
-import { prepareImage } from '../../src/pipelines/reconstruct.js';
+import { encodeScales, prepareImage } from '../../src/pipelines/reconstruct.js';
 import { SCALE_TOKENS } from '../../src/models/puma/encoder.js';
 import type { PumaMLLM } from '../../src/models/puma/mllm.js';
 import * as T from '../../src/tensor/index.js';
@@ -86,4 +86,36 @@ test('inpaint and colorize put back what the input fixes, unless keepInput is fa
   }
   assert.ok(matched > 32, `${matched} unclamped pixels`);
   assert.ok(a.some((v, i) => Math.abs(v - b[i]) > 1e-3));
+});
+
+test('keepChange adds the difference of two decodes to the input, clamped', () => {
+  const input = T.fromArray([0.5, 0.9, 0.1, 0.5], [1, 1, 2, 2]).expand([1, 3, 2, 2]).contiguous();
+  const out = T.full([1, 3, 2, 2], 0.6), base = T.full([1, 3, 2, 2], 0.4);
+  assert.deepEqual(Array.from(keepChange(out, input, base).toArray() as unknown as number[]).slice(0, 4).map((v) => v.toFixed(4)), ['0.7000', '1.0000', '0.3000', '0.7000']);
+  assert.throws(() => keepChange(out, input, T.zeros([1, 3, 1, 1])), /one shape/);
+});
+
+test('edit applies the change to the input: regressing the input\'s own features returns the input', () => {
+  const puma = tinyPuma();
+  const img = testImage(64, 64, 5);
+  const own = encodeScales(puma, prepareImage(modelImage(img))).map((f) => f.keep());
+  const copy = { generateImage: () => own.map((f) => f.clone().keep()) } as unknown as PumaMLLM;
+  const other = { generateImage: () => own.map((f) => f.mul(0.5).keep()) } as unknown as PumaMLLM;
+  const opts = { steps: 2, seeds: [0, 4], scales: [1, 0] };
+  const same = edit({ ...puma, mllms: { ...puma.mllms, edit: copy } }, img, 'Make the skin darker.', opts);
+  assert.equal(same.kept, 'all-but-the-change');
+  for (const row of same.rows) {
+    for (const [k, x] of row.images) {
+      const want = prepareImage(modelImage(img, 8), 8).toArray();
+      const got = x.toArray();
+      for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-5, `f${k} seed ${row.seed}`);
+    }
+  }
+  // the decoder's own image is not the input; a real change moves the result off the input
+  const raw = edit({ ...puma, mllms: { ...puma.mllms, edit: copy } }, img, 'Make the skin darker.', { ...opts, keepInput: false });
+  assert.equal(raw.kept, undefined);
+  const want = prepareImage(modelImage(img, 8), 8).toArray();
+  assert.ok(raw.rows[0].images.get(0)!.toArray().some((v, i) => Math.abs(v - want[i]) > 1e-2));
+  const changed = edit({ ...puma, mllms: { ...puma.mllms, edit: other } }, img, 'Make the skin darker.', opts);
+  assert.ok(changed.rows[0].images.get(0)!.toArray().some((v, i) => Math.abs(v - want[i]) > 1e-3));
 });
