@@ -11,13 +11,20 @@ import { imageBatch } from '../data/batches.js';
 import { chwToImage, type Image } from '../io/image.js';
 import { renderGrid, type GridRow } from '../io/grid.js';
 import { renderRef } from '../data/derive.js';
+import { makeMask } from '../data/masks.js';
+import { keepChange, keepKnown, keepLuma } from '../pipelines/composite.js';
+import { decodeScales, generate } from '../pipelines/generate.js';
 import { imageToImage } from '../pipelines/edit.js';
-import { generate } from '../pipelines/generate.js';
 import type { PumaModel } from '../pipelines/model.js';
-import { reconstruct } from '../pipelines/reconstruct.js';
+import { encodeScales, prepareImage, reconstruct } from '../pipelines/reconstruct.js';
 import * as T from '../tensor/index.js';
 import { SCALES_COARSE_FIRST, type EvalOptions } from './common.js';
 import { caseText, imageToImageCases, mllmTaskOf, type ImageTask } from './image-to-image.js';
+
+/** What each task's pipeline keeps of its input, in words. */
+const KEPT_BY_TASK: Partial<Record<ImageTask, string>> = {
+  edit: 'the change applied to the input', inpaint: 'the pixels around the holes kept', colorize: 'the input\'s luma kept',
+};
 
 function toImage(x: T.Tensor, i = 0): Image {
   const [, c, h, w] = x.shape;
@@ -92,12 +99,31 @@ export async function writeFigures(
     opts.onProgress?.(`image-to-image figure: case ${i + 1}/${cases.length} (${task})`);
     const [src, dst] = c.segments.flatMap((g) => (g.kind === 'image' ? [renderRef(world, g.ref)] : []));
     const text = caseText(c);
-    const r = imageToImage(model, mllmTaskOf(task), src, text, { ...decode, scales, seeds: [opts.seed ?? 0] }, task === 'canny');
+    const seed = opts.seed ?? 0;
+    const r = imageToImage(model, mllmTaskOf(task), src, text, { ...decode, scales, seeds: [seed] }, task === 'canny');
     const images = r.rows[0].images;
+    // what the pipeline returns at the finest scale: the decode with the input put back (composite.ts)
+    const finest = Math.min(...scales);
+    const input = prepareImage(src);
+    const inRef = c.segments.find((g) => g.kind === 'image')!;
+    const kept = task === 'canny' ? null
+      : task === 'colorize' ? keepLuma(images.get(finest)!, input)
+        : task === 'inpaint' && inRef.kind === 'image' && inRef.ref.op === 'masked'
+          ? keepKnown(images.get(finest)!, input, makeMask(inRef.ref.mask, world.width, world.height))
+          : T.tidy(() => {
+            const own = encodeScales(model, input);
+            const base = decodeScales(model, own, [finest], seed, decode).get(finest)!;
+            return keepChange(images.get(finest)!, input, base).keep();
+          });
+    input.dispose();
     i2i.push({
-      cells: [{ image: r.input, caption: 'input' }, ...scales.map((k) => ({ image: toImage(images.get(k)!), caption: `f${k}` })), { image: dst, caption: 'true' }],
-      text: `${c.task} (MLLM ${r.stage}): ${text}`,
+      cells: [
+        { image: r.input, caption: 'input' }, ...scales.map((k) => ({ image: toImage(images.get(k)!), caption: `f${k}` })),
+        ...(kept ? [{ image: toImage(kept), caption: `f${finest} kept` }] : []), { image: dst, caption: 'true' },
+      ],
+      text: `${c.task} (MLLM ${r.stage}): ${text}${kept ? ` (f${finest} kept: ${KEPT_BY_TASK[task]})` : ''}`,
     });
+    kept?.dispose();
     images.forEach((t) => t.dispose());
     r.features.forEach((f) => f?.dispose());
   }
