@@ -30,7 +30,7 @@ export interface ImageToImageResult extends ImageTaskResult {
   input: Image;
   /** The text between the two images. */
   text: string;
-  /** What the images keep of the input (inpaint, colorize; composite.ts), when anything. */
+  /** What the images keep of the input (edit, inpaint, colorize; composite.ts); absent for their plain decodes. */
   kept?: Kept;
 }
 
