@@ -40,9 +40,9 @@ export const PAGE = `<!doctype html>
 const TASKS = {
   generate: { label: 'Text to image', fields: ['prompt', 'best'], scales: 'generateScales', about: 'The MLLM writes f4..f0 from the prompt; each scale is decoded by its own diffusion decoder. Coarse scales vary, fine scales are faithful.' },
   reconstruct: { label: 'Reconstruct', fields: ['image'], scales: 'generateScales', about: 'Encode an image with the frozen CLIP and decode it from each scale (paper Fig. 3).' },
-  edit: { label: 'Edit', fields: ['image', 'instruction'], scales: 'imageScales', about: 'Change an image by an instruction, e.g. "Make the skin darker."; the change is applied to the input.' },
-  inpaint: { label: 'Inpaint', fields: ['image', 'box', 'caption'], scales: 'imageScales', about: 'Fill a rectangle (x, y, width, height in the image\\'s pixels); the pixels around it are kept as they are.' },
-  colorize: { label: 'Colorize', fields: ['image', 'caption'], scales: 'imageScales', about: 'Colour a grayscale image (a colour one is made grey first); the model gives the colour, the input keeps its lightness.' },
+  edit: { label: 'Edit', fields: ['image', 'instruction', 'keepInput'], scales: 'imageScales', about: 'Change an image by an instruction, e.g. "Make the skin darker."; the change is applied to the input.' },
+  inpaint: { label: 'Inpaint', fields: ['image', 'box', 'caption', 'keepInput'], scales: 'imageScales', about: 'Fill a rectangle (x, y, width, height in the image\\'s pixels); the pixels around it are kept as they are.' },
+  colorize: { label: 'Colorize', fields: ['image', 'caption', 'keepInput'], scales: 'imageScales', about: 'Colour a grayscale image (a colour one is made grey first); the model gives the colour, the input keeps its lightness.' },
   canny2img: { label: 'Canny to image', fields: ['image', 'prompt', 'edges'], scales: 'imageScales', about: 'Draw an image from the canny edges of another and a caption.' },
   ask: { label: 'Ask', fields: ['image', 'question'], about: 'Answer a question about an image.' },
   ground: { label: 'Ground', fields: ['image', 'phrase'], about: 'Find a phrase in an image: a box, drawn in red.' },
@@ -55,6 +55,7 @@ const FIELDS = {
   box: '<label for="box">Box x,y,w,h</label><input id="box" type="text" value="16,16,32,32">',
   caption: '<label for="caption">Caption (optional)</label><input id="caption" type="text">',
   edges: '<label for="edges">Edge map</label><label><input id="edges" type="checkbox"> the image already is an edge map</label>',
+  keepInput: '<label for="keepInput">Keep the input</label><label><input id="keepInput" type="checkbox" checked> put back what the input fixes (off: the decoder\\'s image as is)</label>',
   question: '<label for="question">Question</label><input id="question" type="text" list="questions" value="What does this emoji show?"><datalist id="questions">${QUESTION_OPTIONS}</datalist>',
   phrase: '<label for="phrase">Phrase</label><input id="phrase" type="text" value="grinning face">',
 };
@@ -90,7 +91,7 @@ async function request() {
     if (f === 'image') {
       if (!el.files.length) throw new Error('choose an image first');
       body.image = await readFile(el.files[0]);
-    } else if (f === 'best' || f === 'edges') body[f] = el.checked;
+    } else if (f === 'best' || f === 'edges' || f === 'keepInput') body[f] = el.checked;
     else if (f === 'box') body.box = numbers(el.value);
     else if (f === 'caption') { if (el.value.trim()) body.caption = el.value.trim(); }
     else body[f] = el.value;

@@ -19,6 +19,9 @@ test('the page and /api/info describe the loaded model', async () => {
   assert.match(String(page.headers['content-type']), /text\/html/);
   assert.match(page.body, /<title>PUMA<\/title>/);
   for (const task of ['generate', 'reconstruct', 'edit', 'inpaint', 'colorize', 'canny2img', 'ask', 'ground']) assert.match(page.body, new RegExp(`\\b${task}:`), task);
+  // edit, inpaint and colorize have a "keep the input" box, on by default as in the API
+  assert.match(page.body, /fields: \['image', 'instruction', 'keepInput'\]/);
+  assert.match(page.body, /<input id="keepInput" type="checkbox" checked>/);
   // the question box suggests the trained phrasings
   for (const q of QUESTION_PHRASINGS) assert.ok(page.body.includes(`<option value="${q}">`), q);
   const info = (await app.inject({ url: '/api/info' })).json();
