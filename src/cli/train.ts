@@ -109,7 +109,7 @@ export function registerTrainCommands(program: Command): void {
       for (const line of importBundle(bundle, f.runs)) process.stdout.write(`${line}\n`);
       process.stdout.write(`resume any stage with its command, e.g. 'puma train decoder --scale 4 --runs ${f.runs} --steps 5000' (steps count from 0, AdamW starts fresh)\n`);
     });
-  where(train.command('all').description('the whole recipe in order, with the shipped model\'s step counts (about 22.1 h here by the measured stage times): clip, vae, decoders f0..f4, mllm pretrain, mllm instruct per task (t2i self-fed; edit, cond and canny from t2i, self-fed, with the slot embedding; edit and cond with the input residual). Resumable: Ctrl-C saves the running stage and ends; the same command goes on from there'))
+  where(train.command('all').description('the whole recipe in order, with the shipped model\'s step counts (about 23.4 h here by the measured stage times): clip, vae, decoders f0..f4, mllm pretrain, mllm instruct per task (t2i self-fed; edit, cond and canny from t2i, self-fed, with the slot embedding; edit and cond with the input residual). Resumable: Ctrl-C saves the running stage and ends; the same command goes on from there'))
     .option('--steps-factor <f>', 'multiply every stage\'s steps by f (at least 1 step each), e.g. 0.01 for a quick run of the whole recipe', (v) => {
       const n = Number(v);
       if (!(n > 0 && n <= 1)) throw new Error(`--steps-factor must be a number in (0, 1], got '${v}'`);

@@ -26,9 +26,9 @@ export const TRAIN_ALL_ADDITIONS: Readonly<Record<MllmTask, Partial<MllmRecipeOp
 /**
  * Optimizer steps per stage: the shipped stages' counts (docs/PUMA.md, training table). Edit and
  * cond, whose shipped weights came from a chain of runs with changing settings, get 3000 steps
- * of the final settings; D0, D3, D4, understand and t2i were trained on in sessions 11 to 13 (D0 1800 +
- * 6000, D3 10000 + 10000, D4 10000 + 16000, understand 1540 + 1000 + 5000, t2i 4500 + 3500, each
- * continuation with a fresh optimizer) and get the sums in one run. The stage times of that table add up to about 22.1 h
+ * of the final settings; D0, D3, D4, understand and t2i were trained on in sessions 11 to 14 (D0 1800 +
+ * 6000, D3 10000 + 10000, D4 10000 + 16000, understand 1540 + 1000 + 5000, t2i 4500 + 3500 + 3500, each
+ * continuation with a fresh optimizer) and get the sums in one run. The stage times of that table add up to about 23.4 h
  * (measured at 1 thread beside other jobs; the whole recipe at these counts has not been run).
  */
 export const TRAIN_ALL_STEPS = {
@@ -36,7 +36,7 @@ export const TRAIN_ALL_STEPS = {
   /** f0..f4: the coarse decoders need the most steps to use their one to sixteen tokens. */
   decoders: [7800, 5000, 9000, 20000, 26000],
   pretrain: 2500,
-  instruct: { t2i: 8000, edit: 3000, cond: 3000, canny: 1000, understand: 7500 } satisfies Record<MllmTask, number>,
+  instruct: { t2i: 11500, edit: 3000, cond: 3000, canny: 1000, understand: 7500 } satisfies Record<MllmTask, number>,
 } as const;
 
 export interface TrainAllOptions extends Omit<RecipeOptions, 'steps' | 'batch'> {
