@@ -58,7 +58,7 @@ interface ImagesReply {
   unseenWords?: string[];
   unseenNote?: string;
   text?: string;
-  /** What the images keep of the input (inpaint: the pixels outside the holes; colorize: the luma). */
+  /** What the images keep of the input (edit: all but the change; inpaint: the pixels outside the holes; colorize: the luma). */
   kept?: Kept;
   input?: string;
   images: { seed: number; scale: number; png: string; score?: number; best?: boolean }[];
