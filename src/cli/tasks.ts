@@ -168,7 +168,7 @@ export function registerTaskCommands(program: Command): void {
       await writeImageTask(f, r, text, { command: 'edit', image: path, instruction: text, kept: r.kept ?? null });
     });
 
-  imageFlags(program.command('inpaint').description('fill a region of an image: --mask <png> (white = fill) or --box x,y,w,h'), FINE_SCALES)
+  imageFlags(program.command('inpaint').description('fill a region of an image: --mask <png> (white = fill) or --box x,y,w,h; decodes f0 by default, --scales 4 fills the hole better (docs/PUMA.md)'), FINE_SCALES)
     .argument('<image>', 'PNG, JPEG or WebP file')
     .option('--mask <png>', 'mask of the input\'s size, white where to fill')
     .option('--box <x,y,w,h>', 'rectangle to fill, in the input\'s pixels', parseBox)
