@@ -12,7 +12,7 @@ import { chwToImage, type Image } from '../io/image.js';
 import { renderGrid, type GridRow } from '../io/grid.js';
 import { renderRef } from '../data/derive.js';
 import { makeMask } from '../data/masks.js';
-import { keepChange, keepKnown, keepLuma } from '../pipelines/composite.js';
+import { keepInputOf } from '../pipelines/composite.js';
 import { decodeScales, generate } from '../pipelines/generate.js';
 import { imageToImage } from '../pipelines/edit.js';
 import type { PumaModel } from '../pipelines/model.js';
@@ -106,15 +106,10 @@ export async function writeFigures(
     const finest = Math.min(...scales);
     const input = prepareImage(src);
     const inRef = c.segments.find((g) => g.kind === 'image')!;
-    const kept = task === 'canny' ? null
-      : task === 'colorize' ? keepLuma(images.get(finest)!, input)
-        : task === 'inpaint' && inRef.kind === 'image' && inRef.ref.op === 'masked'
-          ? keepKnown(images.get(finest)!, input, makeMask(inRef.ref.mask, world.width, world.height))
-          : T.tidy(() => {
-            const own = encodeScales(model, input);
-            const base = decodeScales(model, own, [finest], seed, decode).get(finest)!;
-            return keepChange(images.get(finest)!, input, base).keep();
-          });
+    const kept = task === 'canny' ? null : keepInputOf(task, images.get(finest)!, input, {
+      holes: inRef.kind === 'image' && inRef.ref.op === 'masked' ? makeMask(inRef.ref.mask, world.width, world.height) : undefined,
+      inputDecode: () => T.tidy(() => decodeScales(model, encodeScales(model, input), [finest], seed, decode).get(finest)!.keep()),
+    });
     input.dispose();
     i2i.push({
       cells: [

@@ -14,7 +14,7 @@ import type { Sample } from '../data/tasks/sample.js';
 import { coarseToFine } from '../models/puma/encoder.js';
 import { IMAGE_SLOTS } from '../models/puma/mllm.js';
 import { instructionParts } from '../models/puma/mllm-prompt.js';
-import { keepChange, keepKnown, keepLuma } from '../pipelines/composite.js';
+import { keepInputOf } from '../pipelines/composite.js';
 import { mllmFor, type MllmStage, type PumaModel } from '../pipelines/model.js';
 import { encodeScales, prepareImage } from '../pipelines/reconstruct.js';
 import type { MllmTask } from '../train/recipes/mllm.js';
@@ -66,27 +66,21 @@ export function caseOf(world: EmojiWorld, s: Sample): Case {
 
 /**
  * What the pipelines keep of an evaluated task's input (composite.ts), as a function of the decodes
- * at scale k; null for canny. An edit decodes the inputs' own features with the same noise.
+ * at scale k; null for canny. An edit decodes the inputs' own features with the same noise (decodeMany).
  */
 function keepInput(
   model: PumaModel, task: ImageTask, cases: readonly Case[], input: T.Tensor, k: number, opts: EvalOptions,
 ): ((x: T.Tensor) => T.Tensor) | null {
-  if (task === 'colorize') return (x) => keepLuma(x, input);
-  if (task === 'edit') {
-    return (x) => {
-      opts.onProgress?.(`${task}: decoding the inputs' own f${k}`);
-      const own = cases.map((c) => T.tidy(() => encodeScales(model, c.input)[k].keep()));
-      const base = decodeMany(model, k, own, opts);
-      own.forEach((f) => f.dispose());
-      const y = keepChange(x, input, base);
-      base.dispose();
-      return y;
-    };
-  }
-  if (task !== 'inpaint') return null;
-  const holes = new Uint8Array(cases.reduce((n, c) => n + c.holes!.length, 0));
-  cases.reduce((at, c) => (holes.set(c.holes!, at), at + c.holes!.length), 0);
-  return (x) => keepKnown(x, input, holes);
+  if (task === 'canny') return null;
+  const holes = task === 'inpaint' ? new Uint8Array(cases.flatMap((c) => [...c.holes!])) : undefined;
+  const inputDecode = () => {
+    opts.onProgress?.(`${task}: decoding the inputs' own f${k}`);
+    const own = cases.map((c) => T.tidy(() => encodeScales(model, c.input)[k].keep()));
+    const base = decodeMany(model, k, own, opts);
+    own.forEach((f) => f.dispose());
+    return base;
+  };
+  return (x) => keepInputOf(task, x, input, { holes, inputDecode });
 }
 
 /** The evaluated image-to-image tasks. */

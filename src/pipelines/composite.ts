@@ -78,6 +78,32 @@ export function keepChange(out: T.Tensor, input: T.Tensor, base: T.Tensor): T.Te
   return T.tidy(() => input.add(out.sub(base)).clamp(0, 1).keep());
 }
 
+/** The tasks that keep part of their input. */
+export type KeepingTask = 'edit' | 'inpaint' | 'colorize';
+
+/**
+ * What a task's pipeline returns for decodes `out` of `input` (the evaluation and the figures score
+ * and show it): inpaint needs the holes, edit a decode of the input's own features made with the
+ * same noise as `out` (disposed here).
+ *
+ * @example
+ * keepInputOf('inpaint', decoded, maskedInput, { holes });
+ */
+export function keepInputOf(
+  task: KeepingTask, out: T.Tensor, input: T.Tensor, o: { holes?: Uint8Array; inputDecode?: () => T.Tensor } = {},
+): T.Tensor {
+  if (task === 'colorize') return keepLuma(out, input);
+  if (task === 'inpaint') {
+    if (!o.holes) throw new Error('inpaint keeps the pixels outside its holes: give the hole mask');
+    return keepKnown(out, input, o.holes);
+  }
+  if (!o.inputDecode) throw new Error('edit keeps all but the change: give a decode of the input\'s own features');
+  const base = o.inputDecode();
+  const y = keepChange(out, input, base);
+  base.dispose();
+  return y;
+}
+
 /** Applies a composite to every decoded image of a result (the old tensors are disposed). */
 export function compositeResult(
   r: ImageToImageResult, kept: Kept, f: (img: T.Tensor, scale: number, seed: number) => T.Tensor,

@@ -44,10 +44,10 @@ export interface ImageToImageResult extends ImageTaskResult {
 export function edit(model: PumaModel, image: Image, instruction: string, opts: EditOptions = {}): ImageToImageResult {
   if (!instruction.trim()) throw new Error('the instruction is empty');
   const source = modelImage(image);
-  const r = imageToImage(model, 'edit', source, instruction.trim(), opts);
-  if (opts.keepInput === false) return r;
-  // the input's own features, decoded at each scale and seed with the edit's noise
+  if (opts.keepInput === false) return imageToImage(model, 'edit', source, instruction.trim(), opts);
+  // the input's own features: the MLLM reads them, and each scale and seed decodes them with the edit's noise
   const own = T.tidy(() => encodeScales(model, prepareImage(source)).map((f) => f.keep()));
+  const r = imageToImage(model, 'edit', source, instruction.trim(), opts, false, own);
   const out = compositeResult(r, 'all-but-the-change', (x, k, seed) => {
     const base = decodeScales(model, own, [k], seed, { ...opts, onProgress: (m) => opts.onProgress?.(`the input's own ${m}`) }).get(k)!;
     const input = prepareImage(source, x.shape[2]);
@@ -63,14 +63,16 @@ export function edit(model: PumaModel, image: Image, instruction: string, opts: 
 /**
  * `<s>[IMG]input[/IMG] text [IMG]` -> f4..f0 (down to the finest requested scale) -> images.
  * `source` is the model-size RGB image, `task` picks the instruction-tuned MLLM ('edit', 'cond' or 'canny');
- * `edgeMap`: the source is an edge map (canny-to-image).
+ * `edgeMap`: the source is an edge map (canny-to-image); `sourceScales`: its f0..f4 when the caller
+ * has encoded it already (not disposed here).
  */
-export function imageToImage(model: PumaModel, task: MllmTask, source: Image, text: string, opts: ImageTaskOptions = {}, edgeMap = false): ImageToImageResult {
+export function imageToImage(
+  model: PumaModel, task: MllmTask, source: Image, text: string, opts: ImageTaskOptions = {}, edgeMap = false, sourceScales?: readonly T.Tensor[],
+): ImageToImageResult {
   const scales = checkScales(model, opts.scales ?? FINE_SCALES);
   const { mllm, stage, note } = mllmFor(model, task);
-  const x = prepareImage(source);
   // the source's 341 feature slots, coarse to fine: [1, 341, C] -> [341, C]
-  const slots = T.tidy(() => coarseToFine(encodeScales(model, x)).reshape([IMAGE_SLOTS, -1]).keep());
+  const slots = T.tidy(() => coarseToFine(sourceScales ?? encodeScales(model, prepareImage(source))).reshape([IMAGE_SLOTS, -1]).keep());
   const parts = instructionParts(model.tokenizer, slots, text, edgeMap);
   opts.onProgress?.(`MLLM (${stage}) writes f4..f${Math.min(...scales)}`);
   const features = mllm.generateImage(parts, { upToScale: Math.min(...scales) });

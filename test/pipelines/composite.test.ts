@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { colorize } from '../../src/pipelines/colorize.js';
-import { keepChange, keepKnown, keepLuma } from '../../src/pipelines/composite.js';
+import { keepChange, keepInputOf, keepKnown, keepLuma } from '../../src/pipelines/composite.js';
 import { edit, modelImage } from '../../src/pipelines/edit.js';
 import { inpaint } from '../../src/pipelines/inpaint.js';
 import { encodeScales, prepareImage } from '../../src/pipelines/reconstruct.js';
@@ -118,4 +118,15 @@ test('edit applies the change to the input: regressing the input\'s own features
   assert.ok(raw.rows[0].images.get(0)!.toArray().some((v, i) => Math.abs(v - want[i]) > 1e-2));
   const changed = edit({ ...puma, mllms: { ...puma.mllms, edit: other } }, img, 'Make the skin darker.', opts);
   assert.ok(changed.rows[0].images.get(0)!.toArray().some((v, i) => Math.abs(v - want[i]) > 1e-3));
+});
+
+test('keepInputOf picks the task\'s composite and asks for what it needs', () => {
+  const out = T.full([1, 3, 2, 2], 0.25), input = T.full([1, 3, 2, 2], 0.75);
+  const holes = Uint8Array.from([1, 0, 0, 0]);
+  assert.deepEqual(Array.from(keepInputOf('inpaint', out, input, { holes }).toArray()).slice(0, 4), [0.25, 0.75, 0.75, 0.75]);
+  assert.deepEqual(Array.from(keepInputOf('colorize', out, input).toArray()).slice(0, 4), [0.75, 0.75, 0.75, 0.75]);
+  const base = T.full([1, 3, 2, 2], 0.5);
+  assert.deepEqual(Array.from(keepInputOf('edit', out, input, { inputDecode: () => base }).toArray()).slice(0, 4), [0.5, 0.5, 0.5, 0.5]);
+  assert.throws(() => keepInputOf('inpaint', out, input), /give the hole mask/);
+  assert.throws(() => keepInputOf('edit', out, input), /give a decode of the input's own features/);
 });
