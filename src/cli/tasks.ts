@@ -3,7 +3,7 @@
 // and writes PNGs, settings.json and (where there are several images) grid.png into --out.
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { QUESTION_PHRASINGS } from '../data/tasks/templates.js';
 import { SCHEDULER_NAMES, type SchedulerName } from '../diffusion/index.js';
 import { renderGrid, type GridRow } from '../io/grid.js';
@@ -16,7 +16,7 @@ import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
 import { edit, FINE_SCALES } from '../pipelines/edit.js';
 import { ALL_SCALES, checkScales, generate, unseenNote, unseenWords, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
 import { ground } from '../pipelines/ground.js';
-import { holeMask, inpaint, parseBox, type Box } from '../pipelines/inpaint.js';
+import { holeMask, inpaint, inpaintScales, parseBox, type Box } from '../pipelines/inpaint.js';
 import { mllmFor, type PumaModel } from '../pipelines/model.js';
 import type { MllmTask } from '../train/recipes/mllm.js';
 import { DEFAULT_MODEL, nonNegative, parseScales, parseScheduler, parseSeeds, positiveInt } from './options.js';
@@ -38,9 +38,13 @@ function modelFlags(cmd: Command): Command {
     .option('--data <dir>', 'emoji dataset (for an unfinished VAE run)', 'data/emoji');
 }
 
-function imageFlags(cmd: Command, scales: readonly number[], guidance = DECODE_DEFAULTS.guidance): Command {
+/** `scales`: the default list, or where it depends on other flags the help's words for it (the action sets it). */
+function imageFlags(cmd: Command, scales: readonly number[] | string, guidance = DECODE_DEFAULTS.guidance): Command {
+  const about = 'scales to decode, 0 (f0, finest) .. 4 (f4, coarsest)';
   return modelFlags(cmd)
-    .option('--scales <list>', 'scales to decode, 0 (f0, finest) .. 4 (f4, coarsest)', parseScales, [...scales])
+    .addOption(typeof scales === 'string'
+      ? new Option('--scales <list>', `${about} (default: ${scales})`).argParser(parseScales)
+      : new Option('--scales <list>', about).argParser(parseScales).default([...scales]))
     .option('--seeds <list>', 'one decode per seed', parseSeeds, [0])
     .option('--steps <n>', 'sampling steps', positiveInt('--steps'), DECODE_DEFAULTS.steps)
     .option('--guidance <g>', 'classifier-free guidance scale of the decoders', nonNegative('--guidance'), guidance)
@@ -168,7 +172,7 @@ export function registerTaskCommands(program: Command): void {
       await writeImageTask(f, r, text, { command: 'edit', image: path, instruction: text, kept: r.kept ?? null });
     });
 
-  imageFlags(program.command('inpaint').description('fill a region of an image: --mask <png> (white = fill) or --box x,y,w,h; decodes f0 by default, --scales 4 fills the hole better (docs/PUMA.md)'), FINE_SCALES)
+  imageFlags(program.command('inpaint').description('fill a region of an image: --mask <png> (white = fill) or --box x,y,w,h'), '4, or 0 with --no-keep-input (docs/PUMA.md)')
     .argument('<image>', 'PNG, JPEG or WebP file')
     .option('--mask <png>', 'mask of the input\'s size, white where to fill')
     .option('--box <x,y,w,h>', 'rectangle to fill, in the input\'s pixels', parseBox)
@@ -177,6 +181,7 @@ export function registerTaskCommands(program: Command): void {
     .option('--no-keep-input', 'return the decoder\'s images as they are, without pasting the known pixels back')
     .action(async (path: string, f: ImageFlags & { mask?: string; box?: Box; caption?: string; instruction: boolean; keepInput: boolean }) => {
       if (!f.mask === !f.box) throw new Error('inpaint needs exactly one of --mask <png> and --box x,y,w,h');
+      f.scales ??= [...inpaintScales(f.keepInput)];
       const img = await readImage(path);
       const region = f.mask ? { mask: await readImage(f.mask) } : { box: f.box! };
       holeMask(region, img.width, img.height); // the region's errors before the model loads

@@ -13,6 +13,7 @@ import { renderGrid, type GridRow } from '../io/grid.js';
 import { renderRef } from '../data/derive.js';
 import { makeMask } from '../data/masks.js';
 import { keepInputOf } from '../pipelines/composite.js';
+import { inpaintScales } from '../pipelines/inpaint.js';
 import { decodeScales, generate } from '../pipelines/generate.js';
 import { imageToImage } from '../pipelines/edit.js';
 import type { PumaModel } from '../pipelines/model.js';
@@ -102,21 +103,22 @@ export async function writeFigures(
     const seed = opts.seed ?? 0;
     const r = imageToImage(model, mllmTaskOf(task), src, text, { ...decode, scales, seeds: [seed] }, task === 'canny');
     const images = r.rows[0].images;
-    // what the pipeline returns at the finest scale: the decode with the input put back (composite.ts)
-    const finest = Math.min(...scales);
+    // what the pipeline returns: the decode with the input put back (composite.ts), at the finest
+    // scale, or at f4 for inpainting (its default, inpaintScales)
+    const keptScale = task === 'inpaint' && scales.includes(inpaintScales()[0]) ? inpaintScales()[0] : Math.min(...scales);
     const input = prepareImage(src);
     const inRef = c.segments.find((g) => g.kind === 'image')!;
-    const kept = task === 'canny' ? null : keepInputOf(task, images.get(finest)!, input, {
+    const kept = task === 'canny' ? null : keepInputOf(task, images.get(keptScale)!, input, {
       holes: inRef.kind === 'image' && inRef.ref.op === 'masked' ? makeMask(inRef.ref.mask, world.width, world.height) : undefined,
-      inputDecode: () => T.tidy(() => decodeScales(model, encodeScales(model, input), [finest], seed, decode).get(finest)!.keep()),
+      inputDecode: () => T.tidy(() => decodeScales(model, encodeScales(model, input), [keptScale], seed, decode).get(keptScale)!.keep()),
     });
     input.dispose();
     i2i.push({
       cells: [
         { image: r.input, caption: 'input' }, ...scales.map((k) => ({ image: toImage(images.get(k)!), caption: `f${k}` })),
-        ...(kept ? [{ image: toImage(kept), caption: `f${finest} kept` }] : []), { image: dst, caption: 'true' },
+        ...(kept ? [{ image: toImage(kept), caption: `f${keptScale} kept` }] : []), { image: dst, caption: 'true' },
       ],
-      text: `${c.task} (MLLM ${r.stage}): ${text}${kept ? ` (f${finest} kept: ${KEPT_BY_TASK[task]})` : ''}`,
+      text: `${c.task} (MLLM ${r.stage}): ${text}${kept ? ` (f${keptScale} kept: ${KEPT_BY_TASK[task]})` : ''}`,
     });
     kept?.dispose();
     images.forEach((t) => t.dispose());

@@ -15,6 +15,7 @@ import { coarseToFine } from '../models/puma/encoder.js';
 import { IMAGE_SLOTS } from '../models/puma/mllm.js';
 import { instructionParts } from '../models/puma/mllm-prompt.js';
 import { keepInputOf } from '../pipelines/composite.js';
+import { inpaintScales } from '../pipelines/inpaint.js';
 import { mllmFor, type MllmStage, type PumaModel } from '../pipelines/model.js';
 import { encodeScales, prepareImage } from '../pipelines/reconstruct.js';
 import type { MllmTask } from '../train/recipes/mllm.js';
@@ -144,11 +145,14 @@ export function evalImageToImage(
     rows.push(row('5-scale Max', pick));
     pick.dispose();
   }
-  // what the pipelines return by default: the finest decode with the input's known part put back
-  const kept = keepInput(model, task, cases, input, finest, opts);
-  if (kept) {
-    const y = kept(byScale[scales.indexOf(finest)]);
-    rows.push(row(`f${finest}, input kept`, y));
+  // what the pipelines return: the decode with the input's known part put back, at the finest scale
+  // and, for inpainting, at its default f4 (inpaintScales)
+  const keptAt = task === 'inpaint' ? [...new Set([...inpaintScales().filter((k) => scales.includes(k)), finest])] : [finest];
+  for (const k of keptAt) {
+    const kept = keepInput(model, task, cases, input, k, opts);
+    if (!kept) break;
+    const y = kept(byScale[scales.indexOf(k)]);
+    rows.push(row(`f${k}, input kept`, y));
     y.dispose();
   }
   // the yardstick: the input image itself as the answer (no edit; the condition image as is)

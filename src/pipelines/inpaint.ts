@@ -1,12 +1,13 @@
 // Inpainting (paper 4.4, conditional generation): the holes of the input are painted grey
 // (HOLE_VALUE, as the training data's masked images are), the prompt is the caption plus an
-// instruction, and the cond MLLM regresses the whole image, decoded at f0 by default.
+// instruction, and the cond MLLM regresses the whole image. With the pixels around the holes kept
+// (the default) it is decoded at f4, without them at f0 (INPAINT_SCALES).
 import { HOLE_VALUE } from '../data/derive.js';
 import { COND } from '../data/tasks/templates.js';
 import { toGrayscale, type Image } from '../io/image.js';
 import { resizeImage } from '../io/resize.js';
 import { compositeResult, keepKnown } from './composite.js';
-import { imageToImage, modelImage, type EditOptions, type ImageToImageResult } from './edit.js';
+import { FINE_SCALES, imageToImage, modelImage, type EditOptions, type ImageToImageResult } from './edit.js';
 import type { PumaModel } from './model.js';
 import { prepareImage } from './reconstruct.js';
 
@@ -21,6 +22,18 @@ export interface ConditionOptions extends EditOptions {
   caption?: string;
   /** Prefix the task instruction, as half the training prompts do (default true). */
   instruction?: boolean;
+}
+
+/**
+ * The scales inpainting decodes unless told: with the pixels around the holes kept, f4, whose
+ * decode fills a hole with the kind of thing around it (held-out cases, two draws: 18.2 dB against
+ * 16.5 at f0, docs/PUMA.md); the plain decode, f0 (the paper's scale for conditional generation).
+ *
+ * @example
+ * inpaintScales(true); // [4]
+ */
+export function inpaintScales(keepInput = true): readonly number[] {
+  return keepInput ? [4] : FINE_SCALES;
 }
 
 /**
@@ -92,7 +105,8 @@ export function conditionPrompt(instruction: string, o: { caption?: string; inst
 export function inpaint(model: PumaModel, image: Image, region: InpaintRegion, opts: ConditionOptions = {}): ImageToImageResult {
   const holes = holeMask(region, image.width, image.height);
   const input = maskedImage(modelImage(image), holes);
-  const r = imageToImage(model, 'cond', input, conditionPrompt(COND.inpaint[0], opts), opts);
+  const scales = opts.scales ?? inpaintScales(opts.keepInput !== false);
+  const r = imageToImage(model, 'cond', input, conditionPrompt(COND.inpaint[0], opts), { ...opts, scales });
   if (opts.keepInput === false) return r;
   return compositeResult(r, 'known-pixels', (x) => {
     // the decoders' size (64 here; 1024 with SDXL's) decides the size the region is drawn at

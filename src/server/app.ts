@@ -12,7 +12,7 @@ import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
 import { edit, FINE_SCALES } from '../pipelines/edit.js';
 import { ALL_SCALES, checkScales, generate, unseenNote, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
 import { ground } from '../pipelines/ground.js';
-import { inpaint, type Box } from '../pipelines/inpaint.js';
+import { inpaint, inpaintScales, type Box } from '../pipelines/inpaint.js';
 import { MLLM_STAGES, type PumaModel } from '../pipelines/model.js';
 import { prepareImage, reconstruct } from '../pipelines/reconstruct.js';
 import { tensorToImages } from '../cli/reconstruct.js';
@@ -110,7 +110,7 @@ export function modelInfo(model: PumaModel, name = 'model'): Record<string, unkn
     mllms: MLLM_STAGES.filter((s) => model.mllms[s]),
     scales: model.decoders.flatMap((d, k) => (d ? [k] : [])),
     schedulers: SCHEDULER_NAMES,
-    defaults: { ...DECODE_DEFAULTS, generateGuidance: T2I_DECODE_GUIDANCE, generateScales: ALL_SCALES, imageScales: FINE_SCALES },
+    defaults: { ...DECODE_DEFAULTS, generateGuidance: T2I_DECODE_GUIDANCE, generateScales: ALL_SCALES, imageScales: FINE_SCALES, inpaintScales: inpaintScales() },
   };
 }
 
@@ -172,7 +172,7 @@ export function buildServer(model: PumaModel, opts: ServerOptions = {}): Fastify
       if (b.box && (b.box[2] < 1 || b.box[3] < 1)) throw new BadInput('box: w and h must be at least 1');
       const img = await readBodyImage(b.image, 'image');
       const region = b.mask ? { mask: await readBodyImage(b.mask, 'mask') } : { box: b.box as Box };
-      return imagesReply(inpaint(model, img, region, { ...decodeOptions(b, FINE_SCALES), caption: b.caption, instruction: b.instruction, keepInput: b.keepInput }));
+      return imagesReply(inpaint(model, img, region, { ...decodeOptions(b, inpaintScales(b.keepInput !== false)), caption: b.caption, instruction: b.instruction, keepInput: b.keepInput }));
     });
 
   task<DecodeBody & { image: string; caption?: string; instruction?: boolean; keepInput?: boolean }>('/api/colorize', body(['image'], { image, ...condition, ...decodeProps }),

@@ -41,7 +41,7 @@ const TASKS = {
   generate: { label: 'Text to image', fields: ['prompt', 'best'], scales: 'generateScales', about: 'The MLLM writes f4..f0 from the prompt; each scale is decoded by its own diffusion decoder. Coarse scales vary, fine scales are faithful.' },
   reconstruct: { label: 'Reconstruct', fields: ['image'], scales: 'generateScales', about: 'Encode an image with the frozen CLIP and decode it from each scale (paper Fig. 3).' },
   edit: { label: 'Edit', fields: ['image', 'instruction', 'keepInput'], scales: 'imageScales', about: 'Change an image by an instruction, e.g. "Make the skin darker."; the change is applied to the input.' },
-  inpaint: { label: 'Inpaint', fields: ['image', 'box', 'caption', 'keepInput'], scales: 'imageScales', about: 'Fill a rectangle (x, y, width, height in the image\\'s pixels); the pixels around it are kept as they are.' },
+  inpaint: { label: 'Inpaint', fields: ['image', 'box', 'caption', 'keepInput'], scales: 'inpaintScales', about: 'Fill a rectangle (x, y, width, height in the image\\'s pixels); the pixels around it are kept as they are, and f4 fills it best (f0 for the decoder\\'s image as is).' },
   colorize: { label: 'Colorize', fields: ['image', 'caption', 'keepInput'], scales: 'imageScales', about: 'Colour a grayscale image (a colour one is made grey first); the model gives the colour, the input keeps its lightness.' },
   canny2img: { label: 'Canny to image', fields: ['image', 'prompt', 'edges'], scales: 'imageScales', about: 'Draw an image from the canny edges of another and a caption.' },
   ask: { label: 'Ask', fields: ['image', 'question'], about: 'Answer a question about an image.' },

@@ -173,6 +173,10 @@ test('eval edit and conditional: held-out cases have an input, a text and a diff
   assert.deepEqual(inp.rows.map((x) => x.scale), ['f0', 'f0, input kept', 'input as is']);
   // outside the holes the kept image is the input, so it is nearer the input than the raw decode
   assert.ok(inp.rows[1].clipIIn > inp.rows[0].clipIIn, `${inp.rows[1].clipIIn} ${inp.rows[0].clipIIn}`);
+  // with an f4 decoder inpainting also scores its default, f4 with the known pixels put back
+  const coarse = evalImageToImage(tinyPuma64(tok, [0, 4], ['pretrain']), world, ev, 'inpaint', { n: 1, steps: 1 });
+  assert.deepEqual(coarse.rows.map((x) => x.scale), ['f4', 'f0', '5-scale Max', 'f4, input kept', 'f0, input kept', 'input as is']);
+  assert.ok(coarse.rows[3].clipIIn > coarse.rows[0].clipIIn, `${coarse.rows[3].clipIIn} ${coarse.rows[0].clipIIn}`);
   // canny runs on mllm-canny where there is one, else on mllm-cond; inpainting and colorization on mllm-cond
   const split = tinyPuma64(tok, [0], ['pretrain', 'cond', 'canny']);
   assert.deepEqual((['canny', 'inpaint', 'colorize'] as const).map((t) => evalImageToImage(split, world, ev, t, { n: 1, steps: 1 }).stage), ['canny', 'cond', 'cond']);

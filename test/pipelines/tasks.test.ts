@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -315,19 +315,21 @@ test('puma generate names the prompt\'s words the shipped model never read, befo
   assert.doesNotMatch(known.stderr, /no training caption/);
 });
 
-test('puma inpaint with the shipped model keeps the pixels around the box; --no-keep-input does not', async () => {
+test('puma inpaint with the shipped model keeps the pixels around the box (f4 by default); --no-keep-input does not (f0)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'puma-keep-'));
   const img = testImage(64, 64, 7);
   writeFileSync(join(dir, 'in.png'), await encodeImage(img, 'png'));
   const run = (out: string, ...more: string[]) => spawnSync(process.execPath,
     ['--import', 'tsx', 'src/cli/run.ts', 'inpaint', join(dir, 'in.png'), '--box', '16,16,24,24', '--steps', '1', '--out', join(dir, out), ...more],
     { encoding: 'utf8', env: { ...process.env, PUMA_NUM_THREADS: '1' } });
-  for (const [out, more, kept] of [['a', [], 'known-pixels'], ['b', ['--no-keep-input'], null]] as const) {
+  for (const [out, more, kept, scales] of [['a', ['--scales', '0'], 'known-pixels', [0]], ['b', ['--no-keep-input'], null, [0]], ['c', [], 'known-pixels', [4]]] as const) {
     const r = run(out, ...more);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(JSON.parse(readFileSync(join(dir, out, 'settings.json'), 'utf8')).kept, kept);
+    const settings = JSON.parse(readFileSync(join(dir, out, 'settings.json'), 'utf8'));
+    assert.deepEqual([settings.kept, settings.scales], [kept, scales], out);
+    assert.ok(existsSync(join(dir, out, `f${scales[0]}-seed0.png`)), out);
   }
-  const [a, b] = await Promise.all(['a', 'b'].map((o) => readImage(join(dir, o, 'f0-seed0.png'))));
+  const [a, b, c] = await Promise.all([['a', 0], ['b', 0], ['c', 4]].map(([o, k]) => readImage(join(dir, String(o), `f${k}-seed0.png`))));
   const outside = (p: number) => { const x = (p / 3 | 0) % 64, y = (p / 3 / 64) | 0; return x < 16 || x >= 40 || y < 16 || y >= 40; };
   let same = 0;
   for (let p = 0; p < a.data.length; p++) {
@@ -336,5 +338,7 @@ test('puma inpaint with the shipped model keeps the pixels around the box; --no-
   }
   assert.equal(same, 24 * 24 * 3, 'inside the box both are the decode');
   assert.ok(b.data.some((v, p) => outside(p) && v !== img.data[p]), 'the raw decode differs from the input around the box');
+  assert.ok(c.data.every((v, p) => !outside(p) || v === img.data[p]), 'f4, kept: the pixels around the box are the input\'s');
+  assert.ok(c.data.some((v, p) => !outside(p) && v !== a.data[p]), 'f4 fills the box with another decode than f0');
   rmSync(dir, { recursive: true, force: true });
 });

@@ -30,6 +30,8 @@ test('the page and /api/info describe the loaded model', async () => {
   assert.deepEqual(info.scales, [0, 1, 2, 3, 4]);
   // text-to-image decodes at its own guidance; the page offers it on the generate tab
   assert.deepEqual([info.defaults.generateGuidance, info.defaults.guidance], [T2I_DECODE_GUIDANCE, DECODE_DEFAULTS.guidance]);
+  assert.deepEqual([info.defaults.imageScales, info.defaults.inpaintScales], [[0], [4]]);
+  assert.match(page.body, /scales: 'inpaintScales'/);
   assert.match(page.body, /info\.defaults\.generateGuidance/);
 });
 
@@ -74,6 +76,9 @@ test('image tasks read data URLs and plain base64 and answer with PNGs', async (
   const box = (await post('/api/inpaint', { image, box: [0, 0, 8, 8], caption: 'red apple', ...fast })).json();
   assert.match(box.text, /red apple$/);
   assert.equal(box.kept, 'known-pixels');
+  assert.deepEqual(box.images.map((i: { scale: number }) => i.scale), [4], 'inpaint with the pixels kept decodes f4 by default');
+  const boxRaw = (await post('/api/inpaint', { image, box: [0, 0, 8, 8], keepInput: false, ...fast })).json();
+  assert.deepEqual([boxRaw.kept, boxRaw.images.map((i: { scale: number }) => i.scale)], [undefined, [0]], 'and f0 without them');
   const raw = (await post('/api/colorize', { image, keepInput: false, ...fast })).json();
   assert.equal(raw.kept, undefined, 'keepInput: false returns the decodes as they are');
   const mask = await post('/api/inpaint', { image, mask: await png(16, 16, 5), ...fast });
