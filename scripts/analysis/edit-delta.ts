@@ -38,7 +38,9 @@ const opts = { seed };
 const dEdit = decodeMany(puma, 0, edited, opts), dOwn = decodeMany(puma, 0, own, opts);
 const input = T.cat(cases.map((c) => c.input), 0), target = T.cat(cases.map((c) => c.target), 0);
 const delta = T.tidy(() => input.add(dEdit.sub(dOwn)).clamp(0, 1).keep());
-const rows = { 'f0 decoded': psnr(dEdit, target), 'input + change': psnr(delta, target), 'input as is': psnr(input, target), "input's own f0 decoded": psnr(dOwn, target) };
+// the change scaled: does the MLLM's regression (pulled toward no change where unsure) undershoot?
+const scaled = Object.fromEntries([0.5, 1.5, 2, 3].map((s) => [`input + ${s} x change`, psnr(T.tidy(() => input.add(dEdit.sub(dOwn).mul(s)).clamp(0, 1)), target)]));
+const rows = { 'f0 decoded': psnr(dEdit, target), 'input + change': psnr(delta, target), ...scaled, 'input as is': psnr(input, target), "input's own f0 decoded": psnr(dOwn, target) };
 const kinds = samples.map((s) => String(s.meta.kind ?? task));
 console.log(`${task}, ${cases.length} held-out cases, seed ${seed}, PSNR to the target (dB)`);
 console.log(`| kind (cases) | ${Object.keys(rows).join(' | ')} |`);
