@@ -79,6 +79,11 @@ function show(name) {
   document.querySelectorAll('nav button').forEach((b) => b.classList.toggle('on', b.dataset.task === name));
   $('form').innerHTML = '<p class="wide">' + t.about + '</p>' + t.fields.map((f) => FIELDS[f]).join('') + decodeFields(t);
   $('out').innerHTML = '';
+  // inpainting decodes f4 with the input kept and f0 without it: the box moves the scales with it
+  if (name === 'inpaint') $('keepInput').onchange = (e) => {
+    const want = info.defaults[e.target.checked ? 'inpaintScales' : 'imageScales'];
+    document.querySelectorAll('input[name=scale]').forEach((c) => { c.checked = want.includes(Number(c.value)); });
+  };
 }
 
 const readFile = (file) => new Promise((ok, fail) => { const r = new FileReader(); r.onload = () => ok(r.result); r.onerror = fail; r.readAsDataURL(file); });
@@ -129,8 +134,12 @@ function render(r) {
 }
 
 $('run').onclick = async () => {
-  $('run').disabled = true; $('status').className = ''; $('status').textContent = 'working…';
+  $('run').disabled = true; $('status').className = '';
   const t0 = performance.now();
+  // the model runs on the server's main thread and sends nothing until it is done: count the seconds here
+  const tick = () => { $('status').textContent = 'working… ' + Math.floor((performance.now() - t0) / 1000) + ' s'; };
+  tick();
+  const timer = setInterval(tick, 1000);
   try {
     const res = await fetch('/api/' + current, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(await request()) });
     const r = await res.json();
@@ -140,6 +149,7 @@ $('run').onclick = async () => {
   } catch (err) {
     $('status').className = 'error'; $('status').textContent = err.message;
   } finally {
+    clearInterval(timer);
     $('run').disabled = false;
   }
 };

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import vm from 'node:vm';
 import { test } from 'node:test';
 import { QUESTION_PHRASINGS } from '../../src/data/tasks/templates.js';
 import { decodeImage, encodeImage } from '../../src/io/image.js';
@@ -22,6 +23,11 @@ test('the page and /api/info describe the loaded model', async () => {
   // edit, inpaint and colorize have a "keep the input" box, on by default as in the API
   assert.match(page.body, /fields: \['image', 'instruction', 'keepInput'\]/);
   assert.match(page.body, /<input id="keepInput" type="checkbox" checked>/);
+  // the page's script parses (a syntax error would leave every tab dead), and counts the seconds of a run
+  const script = /<script>([\s\S]*)<\/script>/.exec(page.body)?.[1];
+  assert.ok(script, 'the page has a script');
+  assert.doesNotThrow(() => new vm.Script(script));
+  assert.match(script, /setInterval\(tick, 1000\)/);
   // the question box suggests the trained phrasings
   for (const q of QUESTION_PHRASINGS) assert.ok(page.body.includes(`<option value="${q}">`), q);
   const info = (await app.inject({ url: '/api/info' })).json();
@@ -32,6 +38,7 @@ test('the page and /api/info describe the loaded model', async () => {
   assert.deepEqual([info.defaults.generateGuidance, info.defaults.guidance], [T2I_DECODE_GUIDANCE, DECODE_DEFAULTS.guidance]);
   assert.deepEqual([info.defaults.imageScales, info.defaults.inpaintScales], [[0], [4]]);
   assert.match(page.body, /scales: 'inpaintScales'/);
+  assert.match(page.body, /info\.defaults\[e\.target\.checked \? 'inpaintScales' : 'imageScales'\]/);
   assert.match(page.body, /info\.defaults\.generateGuidance/);
 });
 
