@@ -11,6 +11,7 @@ import { writeFigures } from '../eval/figures.js';
 import { conditionalTable, editTable, evalImageToImage, type ImageToImageResult } from '../eval/image-to-image.js';
 import { evalReconstruction, reconstructionTable } from '../eval/reconstruction.js';
 import { evalT2i, t2iTable } from '../eval/t2i.js';
+import { evalGrounding, groundingTable } from '../eval/grounding.js';
 import { evalUnderstanding, understandingTable } from '../eval/understanding.js';
 import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
 import { loadPuma } from '../pipelines/bundle.js';
@@ -22,8 +23,8 @@ interface EvalFlags { model: string; data: string; steps: number; guidance?: num
 
 /** Item counts per table: the full run, and `--quick` (stated in docs/RESULTS.md). */
 export const EVAL_SIZES = {
-  full: { reconstruction: 64, t2i: 64, edit: 48, understanding: 150, conditional: 24 },
-  quick: { reconstruction: 16, t2i: 16, edit: 12, understanding: 40, conditional: 8 },
+  full: { reconstruction: 64, t2i: 64, edit: 48, understanding: 150, grounding: 150, conditional: 24 },
+  quick: { reconstruction: 16, t2i: 16, edit: 12, understanding: 40, grounding: 40, conditional: 8 },
 };
 
 function evalFlags(cmd: Command, n?: number): Command {
@@ -116,6 +117,9 @@ async function runAll(f: EvalFlags & { quick: boolean; out?: string }): Promise<
   const und = timed('understanding', () => evalUnderstanding(model, world, options(f, sizes.understanding)));
   parts.push(`### Table 5: understanding by input scale\n\n${noteLine(und)}\n\n${understandingTable(und)}`);
   json.understanding = und;
+  const gr = timed('grounding', () => evalGrounding(model, world, options(f, sizes.grounding)));
+  parts.push(`### Grounding\n\n${noteLine(gr)}\n\n${groundingTable(gr)}`);
+  json.grounding = gr;
   const cond: ImageToImageResult[] = [];
   for (const task of ['canny', 'inpaint', 'colorize'] as const) cond.push(timed(task, () => evalImageToImage(model, world, ev, task, options(f, sizes.conditional))));
   parts.push(`### Conditional generation\n\n${taskNotes(cond)}\n\n${conditionalTable(cond)}`);
@@ -129,7 +133,7 @@ async function runAll(f: EvalFlags & { quick: boolean; out?: string }): Promise<
   return { md: parts.join('\n\n'), json };
 }
 
-/** `puma eval reconstruction|t2i|edit|understanding|conditional|figures|all`. */
+/** `puma eval reconstruction|t2i|edit|understanding|grounding|conditional|figures|all`. */
 export function registerEvalCommands(program: Command): void {
   const ev = program.command('eval').description('the paper\'s evaluation tables on the emoji world (held-out data)');
 
@@ -160,6 +164,14 @@ export function registerEvalCommands(program: Command): void {
       const model = loadPuma(f.model, f.data);
       const r = T.tidy(() => evalUnderstanding(model, world, options(f, f.n)));
       report(f, `${noteLine(r)}\n\n${understandingTable(r)}`, r);
+    });
+
+  evalFlags(ev.command('grounding').description('boxes for held-out emoji placed on a blank canvas: IoU >= 0.5 and mean IoU, against a constant box'), EVAL_SIZES.full.grounding)
+    .action((f: EvalFlags & { n: number }) => {
+      const world = loadEmojiWorld(f.data);
+      const model = loadPuma(f.model, f.data);
+      const r = T.tidy(() => evalGrounding(model, world, options(f, f.n)));
+      report(f, `${noteLine(r)}\n\n${groundingTable(r)}`, r);
     });
 
   evalFlags(ev.command('conditional').description('canny-to-image, inpainting and colorization against the true image, per scale'), EVAL_SIZES.full.conditional)

@@ -11,7 +11,10 @@ import { EvalEncoder } from '../../src/eval/encoder.js';
 import { conditionalTable, editTable, evalImageToImage, imageToImageCases } from '../../src/eval/image-to-image.js';
 import { conceptRanks, conceptRetrieval, evalT2i, kindChance, kindMatch, retrievalSet, t2iTable } from '../../src/eval/t2i.js';
 import { writeFigures } from '../../src/eval/figures.js';
+import { boxIoU, evalGrounding, groundingTable, meanTrainingBox } from '../../src/eval/grounding.js';
 import { evalUnderstanding, normalizeAnswer, understandingTable } from '../../src/eval/understanding.js';
+import { boxToPosTokens } from '../../src/data/tokenizer/special.js';
+import type { PumaMLLM } from '../../src/models/puma/mllm.js';
 import * as T from '../../src/tensor/index.js';
 import { T2I_DECODE_GUIDANCE } from '../../src/pipelines/decode.js';
 import { reconstruct } from '../../src/pipelines/reconstruct.js';
@@ -198,6 +201,29 @@ test('eval understanding: six inputs, exact-match scoring, accuracies are fracti
   }
   assert.equal(r.examples.length, 3);
   assert.match(understandingTable(r), /\| f4-f0 \|/);
+});
+
+test('eval grounding: IoU of inclusive pixel boxes; an MLLM that answers the constant box scores as the constant', () => {
+  assert.equal(boxIoU([0, 0, 9, 9], [5, 0, 14, 9]), 50 / 150);
+  assert.equal(boxIoU([0, 0, 9, 9], [0, 0, 9, 9]), 1);
+  assert.equal(boxIoU([0, 0, 3, 3], [10, 10, 12, 12]), 0);
+  assert.equal(boxIoU([4, 4, 3, 3], [0, 0, 9, 9]), 0, 'an empty box');
+  const puma = tinyPuma64(tok, [0], ['pretrain', 'understand']);
+  const r = evalGrounding(puma, world, { n: 4 });
+  assert.equal(r.stage, 'understand');
+  assert.deepEqual(r.rows.map((x) => x.cases), [4, 4]);
+  for (const x of r.rows) assert.ok(x.accuracy >= 0 && x.accuracy <= 1 && x.meanIoU >= 0 && x.meanIoU <= 1 && x.parsed >= 0 && x.parsed <= 1);
+  assert.ok(r.examples.every((e) => e.truth.length === 4 && /Where is|bounding box|box|Locate/i.test(e.question)), JSON.stringify(r.examples[0]));
+  // a stub answering the mean training box, in position tokens: its row is the constant's
+  const c = meanTrainingBox(world);
+  const ids = tok.encode(boxToPosTokens(c, world.width, world.height));
+  const stub = { generateText: () => ids } as unknown as PumaMLLM;
+  const same = evalGrounding({ ...puma, mllms: { ...puma.mllms, understand: stub } }, world, { n: 6, seed: 1 });
+  assert.deepEqual([same.rows[0].parsed, same.rows[0].cases], [1, 6]);
+  // (position tokens read back to pixels exactly at 64 px)
+  assert.deepEqual([same.rows[0].meanIoU, same.rows[0].accuracy], [same.rows[1].meanIoU, same.rows[1].accuracy]);
+  assert.ok(same.rows[0].meanIoU > 0);
+  assert.match(groundingTable(same), /\| MLLM \| .* \| 6 \|/);
 });
 
 test('markdownTable aligns numbers right and prints n/a for missing values', () => {
