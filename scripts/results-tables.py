@@ -7,7 +7,7 @@ def sec(title):
     body=ev[i:j if j>=0 else len(ev)]
     return body.split('\n',1)[1].strip('\n')
 p='docs/RESULTS.md'; s=open(p).read()
-for title in ['Table 1: reconstruction and diversity (test split)','Tables 2 and 6: text-to-image','Table 3: editing','Table 5: understanding by input scale','Conditional generation']:
+for title in ['Table 1: reconstruction and diversity (test split)','Tables 2 and 6: text-to-image','Table 3: editing','Table 5: understanding by input scale','Grounding','Conditional generation']:
     new=sec(title)
     i=s.index('#### '+title)+len('#### '+title)
     # old body: up to the first blank line after the table
