@@ -53,8 +53,11 @@ test('inpaint and colorize put back what the input fixes, unless keepInput is fa
   const img = testImage(64, 64);
   const opts = { steps: 1, seeds: [3] };
   // left half of the image filled; the tiny decoders draw 8x8
-  const kept = inpaint(model, img, { box: [0, 0, 32, 64] }, opts);
+  // kept, inpainting decodes f4 unless told (inpaintScales); plain, f0
+  assert.deepEqual([...inpaint(model, img, { box: [0, 0, 32, 64] }, opts).rows[0].images.keys()], [4]);
+  const kept = inpaint(model, img, { box: [0, 0, 32, 64] }, { ...opts, scales: [0] });
   const raw = inpaint(model, img, { box: [0, 0, 32, 64] }, { ...opts, keepInput: false });
+  assert.deepEqual([...raw.rows[0].images.keys()], [0]);
   assert.equal(kept.kept, 'known-pixels');
   assert.equal(raw.kept, undefined);
   const k = kept.rows[0].images.get(0)!.toArray() as unknown as number[], r = raw.rows[0].images.get(0)!.toArray() as unknown as number[];
