@@ -11,13 +11,14 @@ import { posTokensToBox } from '../data/tokenizer/special.js';
 import { coarseToFine } from '../models/puma/encoder.js';
 import { IMAGE_SLOTS } from '../models/puma/mllm.js';
 import { questionParts } from '../models/puma/mllm-prompt.js';
+import type { PixelBox } from '../pipelines/ground.js';
 import { mllmFor, type MllmStage, type PumaModel } from '../pipelines/model.js';
 import { encodeScales, prepareImage } from '../pipelines/reconstruct.js';
 import * as T from '../tensor/index.js';
 import { markdownTable, type EvalOptions } from './common.js';
 
-/** Inclusive pixel box [x0, y0, x1, y1]. */
-export type Box = readonly [number, number, number, number];
+/** Inclusive pixel box [x0, y0, x1, y1], as `puma ground` answers. */
+type Box = Readonly<PixelBox>;
 
 /**
  * Intersection over union of two inclusive pixel boxes (0 when either is empty).
