@@ -193,7 +193,7 @@ export function registerEvalCommands(program: Command): void {
       process.stdout.write(`wrote ${paths.join(', ')}\n`);
     });
 
-  evalFlags(ev.command('all').description('every table (and the figures with --out); --quick uses small subsets (~10 min)'))
+  evalFlags(ev.command('all').description('every table (and the figures with --out); --quick uses small subsets (a few minutes)'))
     .option('--quick', `subsets: ${JSON.stringify(EVAL_SIZES.quick)}`, false)
     .option('--out <dir>', 'also write the figures and results.md there')
     .action(async (f: EvalFlags & { quick: boolean; out?: string }) => {
