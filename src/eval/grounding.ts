@@ -2,7 +2,9 @@
 // a test-split emoji placed at a random size and position on a blank 64x64 canvas, as the
 // grounding training samples are, and the understanding MLLM is asked where it is. Scored by the
 // IoU of its box with the emoji's visible pixels: accuracy at IoU >= 0.5 (the usual REC measure)
-// and the mean IoU, against the best constant answer, the mean box of the training samples.
+// and the mean IoU, against the best constant answer, the mean box of the training samples. As in
+// Table 5 (understanding.ts), the image is given at one scale alone (the others a blank image's)
+// or at all five.
 import { renderRef } from '../data/derive.js';
 import type { EmojiWorld } from '../data/emoji/world.js';
 import { Rng } from '../data/rng.js';
@@ -16,6 +18,7 @@ import { mllmFor, type MllmStage, type PumaModel } from '../pipelines/model.js';
 import { encodeScales, prepareImage } from '../pipelines/reconstruct.js';
 import * as T from '../tensor/index.js';
 import { markdownTable, type EvalOptions } from './common.js';
+import { UNDERSTANDING_INPUTS } from './understanding.js';
 
 /** Inclusive pixel box [x0, y0, x1, y1], as `puma ground` answers. */
 type Box = Readonly<PixelBox>;
@@ -34,7 +37,7 @@ export function boxIoU(a: Box, b: Box): number {
 }
 
 export interface GroundingRow {
-  /** 'MLLM' or the constant baseline. */
+  /** 'MLLM, <input>' (f4 .. f0 alone, f4-f0) or the constant baseline. */
   answer: string;
   /** Share of cases with IoU >= 0.5. */
   accuracy: number;
@@ -61,7 +64,7 @@ export function meanTrainingBox(world: EmojiWorld, n = 512): Box {
 
 /**
  * @example
- * const r = evalGrounding(puma, world, { n: 100 }); // r.rows[0].accuracy: IoU >= 0.5
+ * const r = evalGrounding(puma, world, { n: 100 }); // r.rows[5].accuracy: all scales, IoU >= 0.5
  */
 export function evalGrounding(model: PumaModel, world: EmojiWorld, opts: EvalOptions & { split?: 'val' | 'test' } = {}): GroundingResult {
   const { mllm, stage, note } = mllmFor(model, 'understand');
@@ -69,32 +72,40 @@ export function evalGrounding(model: PumaModel, world: EmojiWorld, opts: EvalOpt
   const rng = new Rng(`eval:ground:${split}:${opts.seed ?? 0}`);
   const samples = rng.shuffle(taskItems(world, 'ground', split).slice()).slice(0, opts.n ?? 100).map((it) => makeSample(world, 'ground', split, it, rng));
   const constant = meanTrainingBox(world);
-  const ious: number[] = [], constIous: number[] = [];
-  let parsed = 0;
+  // per input of Table 5 (one scale alone, the others a blank image's; or all five): IoUs, answers with a box
+  const ious = UNDERSTANDING_INPUTS.map((): number[] => []), parsed = UNDERSTANDING_INPUTS.map(() => 0);
+  const constIous: number[] = [];
   const examples: GroundingResult['examples'] = [];
   samples.forEach((s, i) => {
     opts.onProgress?.(`grounding: case ${i + 1}/${samples.length}`);
     const img = s.segments.find((g) => g.kind === 'image')!;
     const truth = s.meta.box as unknown as Box, question = String(s.meta.question);
-    const answer = T.tidy(() => {
-      const scales = encodeScales(model, prepareImage(renderRef(world, img.kind === 'image' ? img.ref : { image: 0 })));
-      const slots = coarseToFine(scales).reshape([IMAGE_SLOTS, -1]);
-      const ids = mllm.generateText(questionParts(model.tokenizer, slots, question), { maxTokens: 8, greedy: true });
-      return ids.length ? model.tokenizer.decode(ids).trim() : '';
+    const scales = T.tidy(() => encodeScales(model, prepareImage(renderRef(world, img.kind === 'image' ? img.ref : { image: 0 }))).map((f) => f.keep()));
+    UNDERSTANDING_INPUTS.forEach((inp, j) => {
+      const answer = T.tidy(() => {
+        const shown = scales.map((f, k) => (inp.scales.includes(k) ? f : model.nullScales[k]));
+        const slots = coarseToFine(shown).reshape([IMAGE_SLOTS, -1]);
+        const ids = mllm.generateText(questionParts(model.tokenizer, slots, question), { maxTokens: 8, greedy: true });
+        return ids.length ? model.tokenizer.decode(ids).trim() : '';
+      });
+      const box = posTokensToBox(answer, world.width, world.height);
+      if (box) parsed[j]++;
+      const iou = box ? boxIoU(box, truth) : 0;
+      ious[j].push(iou);
+      if (j === UNDERSTANDING_INPUTS.length - 1 && examples.length < 12) examples.push({ question, answer, box, truth, iou });
     });
-    const box = posTokensToBox(answer, world.width, world.height);
-    if (box) parsed++;
-    const iou = box ? boxIoU(box, truth) : 0;
-    ious.push(iou);
+    scales.forEach((f) => f.dispose());
     constIous.push(boxIoU(constant, truth));
-    if (examples.length < 12) examples.push({ question, answer, box, truth, iou });
   });
   const row = (answer: string, xs: number[], p: number): GroundingRow => ({
     answer, accuracy: xs.filter((v) => v >= 0.5).length / xs.length, meanIoU: xs.reduce((a, b) => a + b, 0) / xs.length, parsed: p, cases: xs.length,
   });
   return {
     stage, note, examples,
-    rows: [row('MLLM', ious, parsed / samples.length), row(`constant: the mean training box ${constant.join(',')}`, constIous, 1)],
+    rows: [
+      ...UNDERSTANDING_INPUTS.map((inp, j) => row(`MLLM, ${inp.name}`, ious[j], parsed[j] / samples.length)),
+      row(`constant: the mean training box ${constant.join(',')}`, constIous, 1),
+    ],
   };
 }
 

@@ -211,7 +211,8 @@ test('eval grounding: IoU of inclusive pixel boxes; an MLLM that answers the con
   const puma = tinyPuma64(tok, [0], ['pretrain', 'understand']);
   const r = evalGrounding(puma, world, { n: 4 });
   assert.equal(r.stage, 'understand');
-  assert.deepEqual(r.rows.map((x) => x.cases), [4, 4]);
+  assert.deepEqual(r.rows.map((x) => x.answer.replace(/ \d.*$/, '')), ['MLLM, f4', 'MLLM, f3', 'MLLM, f2', 'MLLM, f1', 'MLLM, f0', 'MLLM, f4-f0', 'constant: the mean training box']);
+  assert.ok(r.rows.every((x) => x.cases === 4));
   for (const x of r.rows) assert.ok(x.accuracy >= 0 && x.accuracy <= 1 && x.meanIoU >= 0 && x.meanIoU <= 1 && x.parsed >= 0 && x.parsed <= 1);
   assert.ok(r.examples.every((e) => e.truth.length === 4 && /Where is|bounding box|box|Locate/i.test(e.question)), JSON.stringify(r.examples[0]));
   // a stub answering the mean training box, in position tokens: its row is the constant's
@@ -219,11 +220,12 @@ test('eval grounding: IoU of inclusive pixel boxes; an MLLM that answers the con
   const ids = tok.encode(boxToPosTokens(c, world.width, world.height));
   const stub = { generateText: () => ids } as unknown as PumaMLLM;
   const same = evalGrounding({ ...puma, mllms: { ...puma.mllms, understand: stub } }, world, { n: 6, seed: 1 });
-  assert.deepEqual([same.rows[0].parsed, same.rows[0].cases], [1, 6]);
+  const [all, constant] = same.rows.slice(-2);
+  assert.deepEqual([all.parsed, all.cases], [1, 6]);
   // (position tokens read back to pixels exactly at 64 px)
-  assert.deepEqual([same.rows[0].meanIoU, same.rows[0].accuracy], [same.rows[1].meanIoU, same.rows[1].accuracy]);
-  assert.ok(same.rows[0].meanIoU > 0);
-  assert.match(groundingTable(same), /\| MLLM \| .* \| 6 \|/);
+  assert.deepEqual([all.meanIoU, all.accuracy], [constant.meanIoU, constant.accuracy]);
+  assert.ok(all.meanIoU > 0);
+  assert.match(groundingTable(same), /\| MLLM, f4-f0 \| .* \| 6 \|/);
 });
 
 test('markdownTable aligns numbers right and prints n/a for missing values', () => {
