@@ -10,15 +10,13 @@ import type { EmojiWorld } from '../data/emoji/world.js';
 import { Rng } from '../data/rng.js';
 import { makeSample, sampleTask, taskItems } from '../data/tasks/samplers.js';
 import { posTokensToBox } from '../data/tokenizer/special.js';
-import { coarseToFine } from '../models/puma/encoder.js';
-import { IMAGE_SLOTS } from '../models/puma/mllm.js';
 import { questionParts } from '../models/puma/mllm-prompt.js';
 import type { PixelBox } from '../pipelines/ground.js';
 import { mllmFor, type MllmStage, type PumaModel } from '../pipelines/model.js';
 import { encodeScales, prepareImage } from '../pipelines/reconstruct.js';
 import * as T from '../tensor/index.js';
 import { markdownTable, type EvalOptions } from './common.js';
-import { UNDERSTANDING_INPUTS } from './understanding.js';
+import { slotsShowing, UNDERSTANDING_INPUTS } from './understanding.js';
 
 /** Inclusive pixel box [x0, y0, x1, y1], as `puma ground` answers. */
 type Box = Readonly<PixelBox>;
@@ -83,9 +81,7 @@ export function evalGrounding(model: PumaModel, world: EmojiWorld, opts: EvalOpt
     const scales = T.tidy(() => encodeScales(model, prepareImage(renderRef(world, img.kind === 'image' ? img.ref : { image: 0 }))).map((f) => f.keep()));
     UNDERSTANDING_INPUTS.forEach((inp, j) => {
       const answer = T.tidy(() => {
-        const shown = scales.map((f, k) => (inp.scales.includes(k) ? f : model.nullScales[k]));
-        const slots = coarseToFine(shown).reshape([IMAGE_SLOTS, -1]);
-        const ids = mllm.generateText(questionParts(model.tokenizer, slots, question), { maxTokens: 8, greedy: true });
+        const ids = mllm.generateText(questionParts(model.tokenizer, slotsShowing(model, scales, inp.scales), question), { maxTokens: 8, greedy: true });
         return ids.length ? model.tokenizer.decode(ids).trim() : '';
       });
       const box = posTokensToBox(answer, world.width, world.height);

@@ -22,6 +22,11 @@ export const UNDERSTANDING_INPUTS: readonly { name: string; scales: readonly num
   { name: 'f1', scales: [1] }, { name: 'f0', scales: [0] }, { name: 'f4-f0', scales: [4, 3, 2, 1, 0] },
 ];
 
+/** The MLLM's image slots with only `shown` scales of an image, the rest a blank image's ("null") features. */
+export function slotsShowing(model: PumaModel, scales: readonly T.Tensor[], shown: readonly number[]): T.Tensor {
+  return coarseToFine(scales.map((f, k) => (shown.includes(k) ? f : model.nullScales[k]))).reshape([IMAGE_SLOTS, -1]);
+}
+
 export interface UnderstandingRow { input: string; accuracy: number; byKind: Record<string, number>; questions: number }
 export interface UnderstandingResult { stage: MllmStage; note?: string; rows: UnderstandingRow[]; examples: { question: string; answer: string; reference: string }[] }
 
@@ -48,9 +53,7 @@ export function evalUnderstanding(model: PumaModel, world: EmojiWorld, opts: Eva
     const question = String(s.meta.question), reference = String(s.meta.answer), kind = String(s.meta.kind as QuestionKind);
     UNDERSTANDING_INPUTS.forEach((inp, j) => {
       const answer = T.tidy(() => {
-        const shown = scales.map((f, k) => (inp.scales.includes(k) ? f : model.nullScales[k]));
-        const slots = coarseToFine(shown).reshape([IMAGE_SLOTS, -1]);
-        const ids = mllm.generateText(questionParts(model.tokenizer, slots, question), { maxTokens: 24, greedy: true });
+        const ids = mllm.generateText(questionParts(model.tokenizer, slotsShowing(model, scales, inp.scales), question), { maxTokens: 24, greedy: true });
         return model.tokenizer.decode(ids);
       });
       const ok = normalizeAnswer(answer) === normalizeAnswer(reference) ? 1 : 0;
