@@ -1,7 +1,7 @@
 // Inpainting (paper 4.4, conditional generation): the holes of the input are painted grey
 // (HOLE_VALUE, as the training data's masked images are), the prompt is the caption plus an
 // instruction, and the cond MLLM regresses the whole image. With the pixels around the holes kept
-// (the default) it is decoded at f4, without them at f0 (INPAINT_SCALES).
+// (the default) it is decoded at f4, without them at f0 (inpaintScales).
 import { HOLE_VALUE } from '../data/derive.js';
 import { COND } from '../data/tasks/templates.js';
 import { toGrayscale, type Image } from '../io/image.js';
@@ -26,8 +26,8 @@ export interface ConditionOptions extends EditOptions {
 
 /**
  * The scales inpainting decodes unless told: with the pixels around the holes kept, f4, whose
- * decode fills a hole with the kind of thing around it (held-out cases, two draws: 18.2 dB against
- * 16.5 at f0, docs/PUMA.md); the plain decode, f0 (the paper's scale for conditional generation).
+ * decode fills a hole with the kind of thing around it (held-out cases, three draws: 17.7 dB against
+ * 16.4 at f0, docs/PUMA.md); the plain decode, f0 (the paper's scale for conditional generation).
  *
  * @example
  * inpaintScales(true); // [4]
