@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backend } from '../src/backend/index.js';
-import { nativeConfig } from '../src/backend/native/index.js';
+import { nativeConfig, nativeGemm } from '../src/backend/native/index.js';
 import { REPS, WORKLOADS } from './workloads.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -58,7 +58,9 @@ const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); retu
 async function main(): Promise<void> {
   const be = backend();
   const cfg = nativeConfig();
-  console.log(`puma backend: ${be.name}${cfg ? ` (${cfg.threads} threads; ${cfg.blasConfig})` : ''}`);
+  const gemm = nativeGemm();
+  const engine = gemm ? (gemm.dnnl ? 'oneDNN for large products, OpenBLAS for small' : 'OpenBLAS') : '';
+  console.log(`puma backend: ${be.name}${cfg ? ` (${cfg.threads} threads; ${engine}; ${cfg.blasConfig})` : ''}`);
   let torch: TorchWorker | null = null;
   if (useTorch) {
     ensureTorch();

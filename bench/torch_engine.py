@@ -93,10 +93,22 @@ def gpt():
     return step
 
 
+class GroupNorm32(nn.GroupNorm):
+    """GroupNorm computed in float32 (PyTorch 1.13's CPU autocast hands it bfloat16 input)."""
+    def forward(self, x):
+        return super().forward(x.float())
+
+
+class LayerNorm32(nn.LayerNorm):
+    """LayerNorm computed in float32, as GroupNorm32."""
+    def forward(self, x):
+        return super().forward(x.float())
+
+
 class ResBlock(nn.Module):
     def __init__(self, cin, cout, temb):
         super().__init__()
-        self.norm1, self.norm2 = nn.GroupNorm(8, cin), nn.GroupNorm(8, cout)
+        self.norm1, self.norm2 = GroupNorm32(8, cin), GroupNorm32(8, cout)
         self.conv1, self.conv2 = nn.Conv2d(cin, cout, 3, padding=1), nn.Conv2d(cout, cout, 3, padding=1)
         self.time = nn.Linear(temb, cout)
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else None
@@ -111,7 +123,7 @@ class CrossBlock(nn.Module):
     def __init__(self, c, ctx, heads=4):
         super().__init__()
         self.heads = heads
-        self.norm, self.ln1, self.ln2, self.ln3 = nn.GroupNorm(8, c), nn.LayerNorm(c), nn.LayerNorm(c), nn.LayerNorm(c)
+        self.norm, self.ln1, self.ln2, self.ln3 = GroupNorm32(8, c), LayerNorm32(c), LayerNorm32(c), LayerNorm32(c)
         self.proj_in, self.proj_out = nn.Linear(c, c), nn.Linear(c, c)
         self.q1, self.k1, self.v1, self.o1 = (nn.Linear(c, c, bias=b) for b in (False, False, False, True))
         self.q2, self.k2, self.v2, self.o2 = nn.Linear(c, c, bias=False), nn.Linear(ctx, c, bias=False), nn.Linear(ctx, c, bias=False), nn.Linear(c, c)
@@ -151,7 +163,7 @@ class UNet(nn.Module):
         self.up2, self.uattn2 = ResBlock(2 * c[1], c[1], temb), CrossBlock(c[1], ctx)
         self.upconv = nn.Conv2d(c[1], c[1], 3, padding=1)
         self.up1, self.uattn1 = ResBlock(c[1] + c[0], c[0], temb), CrossBlock(c[0], ctx)
-        self.norm_out, self.conv_out = nn.GroupNorm(8, c[0]), nn.Conv2d(c[0], 4, 3, padding=1)
+        self.norm_out, self.conv_out = GroupNorm32(8, c[0]), nn.Conv2d(c[0], 4, 3, padding=1)
 
     def forward(self, x, t, ctx):
         half = self.c0 // 2
@@ -181,6 +193,23 @@ def unet():
     return step
 
 
+def bf16(make):
+    """The step under CPU autocast to bfloat16 (matrix products and convolutions in bf16)."""
+    def build():
+        step = make()
+
+        def run():
+            with torch.autocast('cpu', dtype=torch.bfloat16):
+                step()
+        return run
+    return build
+
+
+def bf16_mm(n):
+    a, b = torch.randn(n, n).bfloat16(), torch.randn(n, n).bfloat16()
+    return lambda: torch.mm(a, b)
+
+
 WORKLOADS = {
     'sgemm n=512': lambda: sgemm(512),
     'sgemm n=1024': lambda: sgemm(1024),
@@ -189,6 +218,10 @@ WORKLOADS = {
     'attention fwd+bwd B8 H4 T256 D64 causal': attention,
     'GPT AdamW step d256 L4 H4 T256 B8 V256': gpt,
     'UNet train step 4x16x16 ch64/128 xattn B16': unet,
+    'bf16 gemm n=1024': lambda: bf16_mm(1024),
+    'bf16 conv2d 3x3 64->64 32x64x32x32 fwd+bwd': bf16(conv),
+    'bf16 GPT AdamW step d256 L4 H4 T256 B8 V256': bf16(gpt),
+    'bf16 UNet train step 4x16x16 ch64/128 xattn B16': bf16(unet),
 }
 
 if __name__ == '__main__':

@@ -1,6 +1,6 @@
 // puma side of the engine benchmark: the same workloads as bench/torch_engine.py, written
 // directly on tensor ops (no nn library) so the benchmark measures the engine alone.
-import { backend } from '../src/backend/index.js';
+import { backend, withMatmulPrecision } from '../src/backend/index.js';
 import * as T from '../src/tensor/index.js';
 import type { Tensor } from '../src/tensor/index.js';
 
@@ -183,11 +183,23 @@ export const WORKLOADS: Record<string, () => Step> = {
   'attention fwd+bwd B8 H4 T256 D64 causal': attention,
   'GPT AdamW step d256 L4 H4 T256 B8 V256': () => gpt(),
   'UNet train step 4x16x16 ch64/128 xattn B16': unet,
+  // bfloat16 products (float32 accumulation), against PyTorch's CPU autocast to bfloat16.
+  'bf16 gemm n=1024': () => bf16(sgemm(1024)),
+  'bf16 conv2d 3x3 64->64 32x64x32x32 fwd+bwd': () => bf16(conv()),
+  'bf16 GPT AdamW step d256 L4 H4 T256 B8 V256': () => bf16(gpt()),
+  'bf16 UNet train step 4x16x16 ch64/128 xattn B16': () => bf16(unet()),
 };
+
+/** The step with every matrix product and convolution in bfloat16. */
+function bf16(step: Step): Step {
+  return () => withMatmulPrecision('bfloat16', step);
+}
 
 /** Workload-specific repetitions per timing round (about a second of work each). */
 export const REPS: Record<string, number> = {
   'sgemm n=512': 50, 'sgemm n=1024': 10, 'sgemm n=2048': 3,
   'conv2d 3x3 64->64 32x64x32x32 fwd+bwd': 3, 'attention fwd+bwd B8 H4 T256 D64 causal': 3,
   'GPT AdamW step d256 L4 H4 T256 B8 V256': 2, 'UNet train step 4x16x16 ch64/128 xattn B16': 2,
+  'bf16 gemm n=1024': 20, 'bf16 conv2d 3x3 64->64 32x64x32x32 fwd+bwd': 3,
+  'bf16 GPT AdamW step d256 L4 H4 T256 B8 V256': 2, 'bf16 UNet train step 4x16x16 ch64/128 xattn B16': 2,
 };

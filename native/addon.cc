@@ -56,6 +56,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("config", Napi::Function::New(env, Config));
   register_elementwise(env, exports);
   register_linalg(env, exports);
+  register_gemm(env, exports);
   register_norm(env, exports);
   register_conv(env, exports);
   register_attention(env, exports);

@@ -63,6 +63,16 @@ int num_threads();
 // single-threaded on its thread, so per-thread products do not oversubscribe the cores.
 bool blas_is_openmp();
 
+// C[i] = alpha op(A[i]) op(B[i]) + beta C[i] for i < batch (cblas_sgemm semantics, row-major,
+// batch strides sa/sb/sc; a stride of 0 broadcasts A or B). oneDNN or OpenBLAS, float32 or
+// bfloat16 operands (gemm.cc); inside an OpenMP parallel region always single-threaded OpenBLAS.
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, int64_t sa,
+          const float* b, int64_t ldb, int64_t sb, float beta, float* c, int64_t ldc, int64_t sc, int64_t batch);
+// True when gemm() here (outside a parallel region) runs oneDNN, which threads each product itself.
+bool gemm_uses_dnnl();
+bool gemm_bf16();
+
+void register_gemm(Napi::Env env, Napi::Object exports);
 void register_elementwise(Napi::Env env, Napi::Object exports);
 void register_linalg(Napi::Env env, Napi::Object exports);
 void register_norm(Napi::Env env, Napi::Object exports);

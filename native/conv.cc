@@ -1,5 +1,7 @@
-// 2-D convolution (im2col + sgemm), average pooling and nearest upsampling, NCHW.
-#include <cblas.h>
+// 2-D convolution (im2col + gemm), average pooling and nearest upsampling, NCHW.
+// Two schedules: with oneDNN (gemm_uses_dnnl), images go in chunks: im2col of a chunk in
+// parallel, then one batched product that oneDNN threads itself; with OpenBLAS, one image per
+// thread with single-threaded BLAS inside.
 #include "common.h"
 
 namespace puma {
@@ -70,12 +72,44 @@ static float* scratch(size_t n) {
   return tl_col.data();
 }
 
+// Images per chunk of the oneDNN schedule: its im2col buffer stays under ~32 MB.
+static int64_t chunk_images(const Conv& g, int64_t K, int64_t L) {
+  const int64_t per = std::max<int64_t>(1, K * L);
+  return std::max<int64_t>(1, std::min<int64_t>(g.n, (int64_t{8} << 20) / per));
+}
+static thread_local std::vector<float> tl_col2, tl_part;
+
+static void conv2d_chunked(const float* x, const float* w, const float* bias, float* out, const Conv& g) {
+  const int64_t K = g.c * g.kh * g.kw, L = g.oh * g.ow, chw = g.c * g.h * g.w, step = chunk_images(g, K, L);
+  for (int64_t i0 = 0; i0 < g.n; i0 += step) {
+    const int64_t nb = std::min(step, g.n - i0);
+    const float* col = x + i0 * chw;
+    if (!g.pointwise()) {
+      float* buf = scratch(nb * K * L);
+#pragma omp parallel for schedule(static) if (nb > 1)
+      for (int64_t j = 0; j < nb; j++) im2col(x + (i0 + j) * chw, buf + j * K * L, g);
+      col = buf;
+    }
+    float* o = out + i0 * g.o * L;
+    if (bias) {
+#pragma omp parallel for schedule(static) if (nb * g.o * L > kParallelGrain)
+      for (int64_t r = 0; r < nb * g.o; r++) std::fill(o + r * L, o + (r + 1) * L, bias[r % g.o]);
+    }
+    gemm(false, false, g.o, L, K, 1.0f, w, K, 0, col, L, g.pointwise() ? chw : K * L, bias ? 1.0f : 0.0f, o, L,
+         g.o * L, nb);
+  }
+}
+
 static Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   const float* x = f32(info[0]);
   const float* w = f32(info[1]);
   const float* bias = f32(info[2]);
   float* out = f32(info[3]);
   const Conv g = geometry(info[4]);
+  if (gemm_uses_dnnl()) {
+    conv2d_chunked(x, w, bias, out, g);
+    return info.Env().Undefined();
+  }
   const int64_t K = g.c * g.kh * g.kw, L = g.oh * g.ow;
   // One image per thread when there are enough images; otherwise BLAS threads each product.
   const bool per_image = g.n >= num_threads() && blas_is_openmp();
@@ -94,9 +128,54 @@ static Napi::Value Conv2d(const Napi::CallbackInfo& info) {
       for (int64_t oc = 0; oc < g.o; oc++) std::fill(oi + oc * L, oi + (oc + 1) * L, bias[oc]);
       beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.o, L, K, 1.0f, w, K, col, L, beta, oi, L);
+    gemm(false, false, g.o, L, K, 1.0f, w, K, 0, col, L, 0, beta, oi, L, 0, 1);
   }
   return info.Env().Undefined();
+}
+
+// gx and gw of the oneDNN schedule (gb is summed by the caller): per chunk, gcol = W^T gy as
+// one batched product, then col2im per image in parallel; gW as a batched product of per-image
+// partials gy_j col_j^T, summed.
+static void conv2d_grad_chunked(const float* x, const float* w, const float* gy, float* gx, float* gw, const Conv& g) {
+  const int64_t K = g.c * g.kh * g.kw, L = g.oh * g.ow, chw = g.c * g.h * g.w, wsize = g.o * K;
+  const int64_t step = chunk_images(g, K, L);
+  if (gw) std::memset(gw, 0, wsize * sizeof(float));
+  for (int64_t i0 = 0; i0 < g.n; i0 += step) {
+    const int64_t nb = std::min(step, g.n - i0);
+    const float* gyc = gy + i0 * g.o * L;
+    if (gw) {
+      const float* col = x + i0 * chw;
+      if (!g.pointwise()) {
+        float* buf = scratch(nb * K * L);
+#pragma omp parallel for schedule(static) if (nb > 1)
+        for (int64_t j = 0; j < nb; j++) im2col(x + (i0 + j) * chw, buf + j * K * L, g);
+        col = buf;
+      }
+      if (tl_part.size() < static_cast<size_t>(nb * wsize)) tl_part.resize(nb * wsize);
+      float* part = tl_part.data();
+      gemm(false, true, g.o, K, L, 1.0f, gyc, L, g.o * L, col, L, g.pointwise() ? chw : K * L, 0.0f, part, K, wsize,
+           nb);
+#pragma omp parallel for schedule(static) if (wsize > kParallelGrain / 4)
+      for (int64_t e = 0; e < wsize; e++) {
+        float s = gw[e];
+        for (int64_t j = 0; j < nb; j++) s += part[j * wsize + e];
+        gw[e] = s;
+      }
+    }
+    if (gx) {
+      float* gxc = gx + i0 * chw;
+      if (g.pointwise()) {
+        gemm(true, false, K, L, g.o, 1.0f, w, K, 0, gyc, L, g.o * L, 0.0f, gxc, L, chw, nb);
+      } else {
+        if (tl_col2.size() < static_cast<size_t>(nb * K * L)) tl_col2.resize(nb * K * L);
+        float* gcol = tl_col2.data();
+        gemm(true, false, K, L, g.o, 1.0f, w, K, 0, gyc, L, g.o * L, 0.0f, gcol, L, K * L, nb);
+        std::memset(gxc, 0, nb * chw * sizeof(float));
+#pragma omp parallel for schedule(static) if (nb > 1)
+        for (int64_t j = 0; j < nb; j++) col2im(gcol + j * K * L, gxc + j * chw, g);
+      }
+    }
+  }
 }
 
 static Napi::Value Conv2dGrad(const Napi::CallbackInfo& info) {
@@ -108,12 +187,14 @@ static Napi::Value Conv2dGrad(const Napi::CallbackInfo& info) {
   float* gb = f32(info[5]);
   const Conv g = geometry(info[6]);
   const int64_t K = g.c * g.kh * g.kw, L = g.oh * g.ow, wsize = g.o * K;
+  const bool chunked = gemm_uses_dnnl();
+  if (chunked) conv2d_grad_chunked(x, w, gy, gx, gw, g);
   const bool per_image = g.n >= num_threads() && blas_is_openmp();
   const int nt = per_image ? num_threads() : 1;
-  std::vector<float> gw_part(gw ? nt * wsize : 0, 0.0f);
-  if (gx) std::memset(gx, 0, g.n * g.c * g.h * g.w * sizeof(float));
+  std::vector<float> gw_part(gw && !chunked ? nt * wsize : 0, 0.0f);
+  if (gx && !chunked) std::memset(gx, 0, g.n * g.c * g.h * g.w * sizeof(float));
 #pragma omp parallel for schedule(dynamic) num_threads(nt) if (per_image)
-  for (int64_t i = 0; i < g.n; i++) {
+  for (int64_t i = 0; i < (chunked ? 0 : g.n); i++) {
     const int t = per_image ? omp_get_thread_num() : 0;
     const float* xi = x + i * g.c * g.h * g.w;
     const float* gyi = gy + i * g.o * L;
@@ -125,22 +206,21 @@ static Napi::Value Conv2dGrad(const Napi::CallbackInfo& info) {
         col = buf;
       }
       // gW [o, K] += gy_i [o, L] @ col^T [L, K]
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.o, K, L, 1.0f, gyi, L, col, L, 1.0f,
-                  gw_part.data() + t * wsize, K);
+      gemm(false, true, g.o, K, L, 1.0f, gyi, L, 0, col, L, 0, 1.0f, gw_part.data() + t * wsize, K, 0, 1);
     }
     if (gx) {
       float* gxi = gx + i * g.c * g.h * g.w;
       if (g.pointwise()) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, L, g.o, 1.0f, w, K, gyi, L, 0.0f, gxi, L);
+        gemm(true, false, K, L, g.o, 1.0f, w, K, 0, gyi, L, 0, 0.0f, gxi, L, 0, 1);
       } else {
         float* gcol = scratch(K * L);
         // gcol [K, L] = W^T [K, o] @ gy_i [o, L]
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, L, g.o, 1.0f, w, K, gyi, L, 0.0f, gcol, L);
+        gemm(true, false, K, L, g.o, 1.0f, w, K, 0, gyi, L, 0, 0.0f, gcol, L, 0, 1);
         col2im(gcol, gxi, g);
       }
     }
   }
-  if (gw) {
+  if (gw && !chunked) {
     for (int64_t j = 0; j < wsize; j++) {
       float s = 0;
       for (int t = 0; t < nt; t++) s += gw_part[t * wsize + j];

@@ -28,8 +28,16 @@ export type BinaryOp = (typeof BINARY_OPS)[number];
 export const REDUCE_OPS = ['sum', 'max', 'min'] as const;
 export type ReduceOp = (typeof REDUCE_OPS)[number];
 
+/** Operand precision of matrix products (gemm and conv2d, forward and backward; attention stays
+ * float32): 'bfloat16' rounds both operands to bfloat16 (nearest even) and accumulates in
+ * float32, as PyTorch's CPU autocast does. */
+export type MatmulPrecision = 'float32' | 'bfloat16';
+
 export interface Backend {
   readonly name: string;
+
+  /** Sets the operand precision of gemm and conv2d/conv2dGrad (see MatmulPrecision). */
+  setMatmulPrecision(p: MatmulPrecision): void;
 
   fill(out: F32 | I32, value: number): void;
   /** dst[dstOff + sum(i*dstStrides)] (=|+=) src[srcOff + sum(i*srcStrides)] over `shape`. */

@@ -70,6 +70,23 @@ export function nativeConfig(): NativeConfig | null {
   return (load()?.config() as NativeConfig) ?? null;
 }
 
+/** Which engine runs the addon's large matrix products, and in what precision. */
+export interface NativeGemmConfig {
+  /** The addon was built against oneDNN (libdnnl-dev present at build time). */
+  dnnlBuilt: boolean;
+  /** Large products run on oneDNN (else OpenBLAS). */
+  dnnl: boolean;
+  bf16: boolean;
+  /** Products run on each engine since the addon loaded (gemm and conv2d calls). */
+  dnnlCalls: number;
+  blasCalls: number;
+}
+
+/** Reads, and with `set` changes, the addon's GEMM engine; PUMA_GEMM=blas at load turns oneDNN off. */
+export function nativeGemm(set: { dnnl?: boolean } = {}): NativeGemmConfig | null {
+  return (load()?.setGemm(set) as NativeGemmConfig) ?? null;
+}
+
 const unaryCode = (op: UnaryOp) => UNARY_OPS.indexOf(op);
 const binaryCode = (op: BinaryOp) => BINARY_OPS.indexOf(op);
 const reduceCode = (op: ReduceOp) => REDUCE_OPS.indexOf(op);
@@ -78,8 +95,10 @@ export function loadNativeBackend(): Backend | null {
   if (cached) return cached;
   const a = load();
   if (!a) return null;
+  if (process.env.PUMA_GEMM === 'blas') a.setGemm({ dnnl: false });
   cached = {
     name: 'native',
+    setMatmulPrecision: (p) => a.setGemm({ bf16: p === 'bfloat16' }),
     fill: (out, v) => a.fill(out, v),
     copyStrided: (src, so, ss, dst, dso, ds, shape, acc) => a.copyStrided(src, so, ss, dst, dso, ds, shape, acc),
     unary: (op, x, out, n, p0, p1) => a.unary(unaryCode(op), x, out, n, p0, p1),

@@ -5,6 +5,7 @@ import * as nn from './nn.js';
 /** The plain TypeScript backend: every kernel, written for clarity; the oracle in tests. */
 export const referenceBackend: Backend = {
   name: 'reference',
+  setMatmulPrecision: nn.setMatmulPrecision,
   fill: elementwise.fill,
   copyStrided: elementwise.copyStrided,
   unary: elementwise.unary,

@@ -1,6 +1,26 @@
 // Plain TypeScript kernels for matrix products, normalisation, convolution, attention and
 // losses: the oracle for the native ones. Accumulations use float64.
-import type { AdamWStep, AttentionGeometry, ConvGeometry, F32, I32 } from '../backend.js';
+import type { AdamWStep, AttentionGeometry, ConvGeometry, F32, I32, MatmulPrecision } from '../backend.js';
+
+let bf16 = false;
+export function setMatmulPrecision(p: MatmulPrecision): void {
+  bf16 = p === 'bfloat16';
+}
+
+const roundBuf = new Float32Array(1);
+const roundBits = new Uint32Array(roundBuf.buffer);
+/** x rounded to the nearest bfloat16 (ties to even), as a float32; NaN stays NaN. */
+export function roundBf16(x: number): number {
+  roundBuf[0] = x;
+  const u = roundBits[0];
+  if ((u & 0x7fffffff) > 0x7f800000) return x;
+  roundBits[0] = ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) << 16;
+  return roundBuf[0];
+}
+/** The operand as the products see it: rounded in bfloat16 mode, else itself. */
+function operand(x: F32): F32 {
+  return bf16 ? x.map(roundBf16) : x;
+}
 
 export function gemm(
   transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
@@ -8,6 +28,8 @@ export function gemm(
   b: F32, bOff: number, ldb: number, strideB: number,
   beta: number, c: F32, cOff: number, ldc: number, strideC: number, batch: number,
 ): void {
+  a = operand(a);
+  b = operand(b);
   for (let bi = 0; bi < batch; bi++) {
     const ao = aOff + bi * strideA, bo = bOff + bi * strideB, co = cOff + bi * strideC;
     for (let i = 0; i < m; i++) {
@@ -186,6 +208,8 @@ export function groupNormGrad(
 }
 
 export function conv2d(x: F32, w: F32, bias: F32 | null, out: F32, g: ConvGeometry): void {
+  x = operand(x);
+  w = operand(w);
   const { n, c, h, w: W, o, kh, kw, strideH, strideW, padH, padW, oh, ow } = g;
   for (let i = 0; i < n; i++) {
     for (let oc = 0; oc < o; oc++) {
@@ -214,6 +238,11 @@ export function conv2dGrad(
   x: F32, w: F32, gy: F32, gx: F32 | null, gw: F32 | null, gb: F32 | null, g: ConvGeometry,
 ): void {
   const { n, c, h, w: W, o, kh, kw, strideH, strideW, padH, padW, oh, ow } = g;
+  // In bfloat16 mode every product rounds its operands: x and w, and gy for both gradients
+  // (the bias gradient is a plain sum, not a product).
+  const gyr = operand(gy);
+  x = operand(x);
+  w = operand(w);
   const gxa = gx ? new Float64Array(gx.length) : null;
   const gwa = gw ? new Float64Array(gw.length) : null;
   const gba = gb ? new Float64Array(o) : null;
@@ -221,8 +250,8 @@ export function conv2dGrad(
     for (let oc = 0; oc < o; oc++) {
       for (let y = 0; y < oh; y++) {
         for (let xq = 0; xq < ow; xq++) {
-          const go = gy[((i * o + oc) * oh + y) * ow + xq];
-          if (gba) gba[oc] += go;
+          const gi = ((i * o + oc) * oh + y) * ow + xq;
+          if (gba) gba[oc] += gy[gi];
           for (let ic = 0; ic < c; ic++) {
             for (let ky = 0; ky < kh; ky++) {
               const iy = y * strideH - padH + ky;
@@ -231,8 +260,8 @@ export function conv2dGrad(
                 const ix = xq * strideW - padW + kx;
                 if (ix < 0 || ix >= W) continue;
                 const xi = ((i * c + ic) * h + iy) * W + ix, wi = ((oc * c + ic) * kh + ky) * kw + kx;
-                if (gxa) gxa[xi] += go * w[wi];
-                if (gwa) gwa[wi] += go * x[xi];
+                if (gxa) gxa[xi] += gyr[gi] * w[wi];
+                if (gwa) gwa[wi] += gyr[gi] * x[xi];
               }
             }
           }
