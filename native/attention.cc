@@ -2,7 +2,6 @@
 // per (batch, head) and per block of queries, scores are computed into a small per-thread
 // buffer, softmaxed and multiplied by V; only the row log-sum-exp is kept for backward, which
 // recomputes the scores. The [B, H, Tq, Tk] attention matrix never exists.
-#include <cblas.h>
 #include "common.h"
 
 namespace puma {
@@ -48,7 +47,7 @@ static inline int64_t key_limit(const Attn& g, int64_t i0, int64_t bq) {
 // S [bq, kend] = scale * Q_blk @ K^T + mask, with causal -inf; returns nothing.
 static void scores(const Attn& g, const Mask& mk, int64_t b, int64_t h, int64_t i0, int64_t bq, int64_t kend,
                    const float* Q, const float* K, float* S) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bq, kend, g.d, g.scale, Q + i0 * g.d, g.d, K, g.d, 0.0f, S,
+  sgemm_one(false, true, bq, kend, g.d, g.scale, Q + i0 * g.d, g.d, K, g.d, 0.0f, S,
               kend);
   for (int64_t r = 0; r < bq; r++) {
     float* s = S + r * kend;
@@ -114,7 +113,7 @@ static Napi::Value Attention(const Napi::CallbackInfo& info) {
         for (int64_t j = 0; j < kend; j++) s[j] *= inv;
         L[i0 + r] = mx + std::log(sum);
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bq, g.dv, kend, 1.0f, S, kend, V, g.dv, 0.0f,
+      sgemm_one(false, false, bq, g.dv, kend, 1.0f, S, kend, V, g.dv, 0.0f,
                   O + i0 * g.dv, g.dv);
     }
   }
@@ -163,7 +162,7 @@ static Napi::Value AttentionGrad(const Napi::CallbackInfo& info) {
         }
         scores(g, mk, b, h, i0, bq, kend, Q, K, S);
         // dP [bq, kend] = dO_blk @ V^T
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bq, kend, g.dv, 1.0f, GO + i0 * g.dv, g.dv, V, g.dv,
+        sgemm_one(false, true, bq, kend, g.dv, 1.0f, GO + i0 * g.dv, g.dv, V, g.dv,
                     0.0f, DP, kend);
         for (int64_t r = 0; r < bq; r++) {
           float* s = S + r * kend;
@@ -186,11 +185,11 @@ static Napi::Value AttentionGrad(const Napi::CallbackInfo& info) {
           }
         }
         // dV += P^T @ dO_blk ; dQ_blk = dS @ K ; dK += dS^T @ Q_blk
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kend, g.dv, bq, 1.0f, S, kend, GO + i0 * g.dv, g.dv,
+        sgemm_one(true, false, kend, g.dv, bq, 1.0f, S, kend, GO + i0 * g.dv, g.dv,
                     1.0f, GV, g.dv);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bq, g.d, kend, 1.0f, DP, kend, K, g.d, 0.0f,
+        sgemm_one(false, false, bq, g.d, kend, 1.0f, DP, kend, K, g.d, 0.0f,
                     GQ + i0 * g.d, g.d);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kend, g.d, bq, 1.0f, DP, kend, Q + i0 * g.d, g.d, 1.0f,
+        sgemm_one(true, false, kend, g.d, bq, 1.0f, DP, kend, Q + i0 * g.d, g.d, 1.0f,
                     GK, g.d);
       }
     }

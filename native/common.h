@@ -68,6 +68,9 @@ bool blas_is_openmp();
 // bfloat16 operands (gemm.cc); inside an OpenMP parallel region always single-threaded OpenBLAS.
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, int64_t sa,
           const float* b, int64_t ldb, int64_t sb, float beta, float* c, int64_t ldc, int64_t sc, int64_t batch);
+// One float32 product on OpenBLAS (single-threaded inside our parallel regions).
+void sgemm_one(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+               const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 // True when gemm() here (outside a parallel region) runs oneDNN, which threads each product itself.
 bool gemm_uses_dnnl();
 bool gemm_bf16();

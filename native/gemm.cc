@@ -94,6 +94,16 @@ static Operand to_bf16(bool trans, int64_t rows, int64_t cols, const float* x, i
 static thread_local std::vector<float> tl_ra, tl_rb;
 static thread_local std::vector<uint16_t> tl_ha, tl_hb;
 
+// One float32 product on OpenBLAS (single-threaded inside our parallel regions). oneDNN's
+// dnnl_sgemm was tried here (2x OpenBLAS' AVX2 kernels on single products in a microbenchmark)
+// and dropped: with it a decoder training run under `node --cpu-prof` aborted with glibc heap
+// corruption, reproducibly, and not without it; the cause was not found.
+void sgemm_one(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+               const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda,
+              b, ldb, beta, c, ldc);
+}
+
 static void cblas_batched(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                           int64_t lda, int64_t sa, const float* b, int64_t ldb, int64_t sb, float beta, float* c,
                           int64_t ldc, int64_t sc, int64_t batch) {
@@ -103,7 +113,6 @@ static void cblas_batched(bool ta, bool tb, int64_t m, int64_t n, int64_t k, flo
     a = tl_ra.data(); ta = oa.trans; lda = oa.ld; sa = oa.stride;
     b = tl_rb.data(); tb = ob.trans; ldb = ob.ld; sb = ob.stride;
   }
-  const CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
   const double flops = 2.0 * m * n * k;
   // Many small products (attention heads, per-image convs) run one per thread with
   // single-threaded BLAS; few large ones let OpenBLAS thread inside each product. Only the
@@ -111,7 +120,7 @@ static void cblas_batched(bool ta, bool tb, int64_t m, int64_t n, int64_t k, flo
   const bool per_thread = batch >= 2 && flops < 64.0 * 64 * 64 * 64 * 8 && blas_is_openmp() && !omp_in_parallel();
 #pragma omp parallel for schedule(dynamic) if (per_thread)
   for (int64_t i = 0; i < batch; i++)
-    cblas_sgemm(CblasRowMajor, TA, TB, m, n, k, alpha, a + i * sa, lda, b + i * sb, ldb, beta, c + i * sc, ldc);
+    sgemm_one(ta, tb, m, n, k, alpha, a + i * sa, lda, b + i * sb, ldb, beta, c + i * sc, ldc);
 }
 
 #ifdef PUMA_HAVE_DNNL
