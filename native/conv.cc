@@ -79,17 +79,22 @@ static int64_t chunk_images(const Conv& g, int64_t K, int64_t L) {
 }
 static thread_local std::vector<float> tl_col2, tl_part;
 
+// The columns of images i0..i0+nb-1, [nb, K, L]: the input itself for a pointwise conv, else
+// im2col of each image (in parallel) into the scratch buffer.
+static const float* chunk_cols(const float* x, int64_t i0, int64_t nb, const Conv& g) {
+  const int64_t K = g.c * g.kh * g.kw, L = g.oh * g.ow, chw = g.c * g.h * g.w;
+  if (g.pointwise()) return x + i0 * chw;
+  float* buf = scratch(nb * K * L);
+#pragma omp parallel for schedule(static) if (nb > 1)
+  for (int64_t j = 0; j < nb; j++) im2col(x + (i0 + j) * chw, buf + j * K * L, g);
+  return buf;
+}
+
 static void conv2d_chunked(const float* x, const float* w, const float* bias, float* out, const Conv& g) {
   const int64_t K = g.c * g.kh * g.kw, L = g.oh * g.ow, chw = g.c * g.h * g.w, step = chunk_images(g, K, L);
   for (int64_t i0 = 0; i0 < g.n; i0 += step) {
     const int64_t nb = std::min(step, g.n - i0);
-    const float* col = x + i0 * chw;
-    if (!g.pointwise()) {
-      float* buf = scratch(nb * K * L);
-#pragma omp parallel for schedule(static) if (nb > 1)
-      for (int64_t j = 0; j < nb; j++) im2col(x + (i0 + j) * chw, buf + j * K * L, g);
-      col = buf;
-    }
+    const float* col = chunk_cols(x, i0, nb, g);
     float* o = out + i0 * g.o * L;
     if (bias) {
 #pragma omp parallel for schedule(static) if (nb * g.o * L > kParallelGrain)
@@ -144,13 +149,7 @@ static void conv2d_grad_chunked(const float* x, const float* w, const float* gy,
     const int64_t nb = std::min(step, g.n - i0);
     const float* gyc = gy + i0 * g.o * L;
     if (gw) {
-      const float* col = x + i0 * chw;
-      if (!g.pointwise()) {
-        float* buf = scratch(nb * K * L);
-#pragma omp parallel for schedule(static) if (nb > 1)
-        for (int64_t j = 0; j < nb; j++) im2col(x + (i0 + j) * chw, buf + j * K * L, g);
-        col = buf;
-      }
+      const float* col = chunk_cols(x, i0, nb, g);
       if (tl_part.size() < static_cast<size_t>(nb * wsize)) tl_part.resize(nb * wsize);
       float* part = tl_part.data();
       gemm(false, true, g.o, K, L, 1.0f, gyc, L, g.o * L, col, L, g.pointwise() ? chw : K * L, 0.0f, part, K, wsize,
