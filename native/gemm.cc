@@ -79,7 +79,6 @@ static Operand to_bf16(bool trans, int64_t rows, int64_t cols, const float* x, i
     return {trans, ld, stride, batch};
   }
   if (buf.size() < static_cast<size_t>(nb * rows * cols)) buf.resize(nb * rows * cols);
-  std::vector<T> row(cols);
   for (int64_t b = 0; b < nb; b++)
     for (int64_t r = 0; r < rows; r++) {
       const float* src = x + b * stride;
