@@ -4,7 +4,8 @@
       "target_name": "puma_native",
       "sources": [
         "native/addon.cc", "native/elementwise.cc", "native/linalg.cc", "native/norm.cc",
-        "native/conv.cc", "native/attention.cc", "native/misc.cc", "native/gemm.cc"
+        "native/conv.cc", "native/conv_dnnl.cc", "native/attention.cc", "native/misc.cc",
+        "native/gemm.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

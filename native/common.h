@@ -74,6 +74,8 @@ void sgemm_one(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, c
 // True when gemm() here (outside a parallel region) runs oneDNN, which threads each product itself.
 bool gemm_uses_dnnl();
 bool gemm_bf16();
+// True unless turned off (setGemm({ convDirect: false })): conv2d tries oneDNN's direct primitives.
+bool conv_direct();
 
 void register_gemm(Napi::Env env, Napi::Object exports);
 void register_elementwise(Napi::Env env, Napi::Object exports);

@@ -1,15 +1,11 @@
-// 2-D convolution (im2col + gemm), average pooling and nearest upsampling, NCHW.
-// Two schedules: with oneDNN (gemm_uses_dnnl), images go in chunks: im2col of a chunk in
-// parallel, then one batched product that oneDNN threads itself; with OpenBLAS, one image per
-// thread with single-threaded BLAS inside.
-#include "common.h"
+// 2-D convolution, average pooling and nearest upsampling, NCHW.
+// Three schedules: with oneDNN (gemm_uses_dnnl), its direct convolution primitives
+// (conv_dnnl.cc), or where those fail or the work is small, images in chunks: im2col of a chunk
+// in parallel, then one batched product that oneDNN threads itself; with OpenBLAS, one image
+// per thread (im2col + single-threaded BLAS).
+#include "conv.h"
 
 namespace puma {
-
-struct Conv {
-  int64_t n, c, h, w, o, kh, kw, sh, sw, ph, pw, oh, ow;
-  bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
-};
 
 static Conv geometry(const Napi::Value& v) {
   Napi::Object g = v.As<Napi::Object>();
@@ -105,6 +101,12 @@ static void conv2d_chunked(const float* x, const float* w, const float* bias, fl
   }
 }
 
+// Direct primitives are on, and the work is above the multiply-adds below which their reorders
+// cost more than they save.
+static bool conv_dnnl_worth(const Conv& g) {
+  return conv_direct() && static_cast<double>(g.n) * g.o * g.oh * g.ow * g.c * g.kh * g.kw >= 48.0 * 48 * 48;
+}
+
 static Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   const float* x = f32(info[0]);
   const float* w = f32(info[1]);
@@ -112,6 +114,9 @@ static Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   float* out = f32(info[3]);
   const Conv g = geometry(info[4]);
   if (gemm_uses_dnnl()) {
+#ifdef PUMA_HAVE_DNNL
+    if (conv_dnnl_worth(g) && conv2d_dnnl(x, w, bias, out, g)) return info.Env().Undefined();
+#endif
     conv2d_chunked(x, w, bias, out, g);
     return info.Env().Undefined();
   }
@@ -187,7 +192,11 @@ static Napi::Value Conv2dGrad(const Napi::CallbackInfo& info) {
   const Conv g = geometry(info[6]);
   const int64_t K = g.c * g.kh * g.kw, L = g.oh * g.ow, wsize = g.o * K;
   const bool chunked = gemm_uses_dnnl();
-  if (chunked) conv2d_grad_chunked(x, w, gy, gx, gw, g);
+  bool direct = false;
+#ifdef PUMA_HAVE_DNNL
+  direct = chunked && conv_dnnl_worth(g) && conv2d_grad_dnnl(x, w, gy, gx, gw, g);
+#endif
+  if (chunked && !direct) conv2d_grad_chunked(x, w, gy, gx, gw, g);
   const bool per_image = g.n >= num_threads() && blas_is_openmp();
   const int nt = per_image ? num_threads() : 1;
   std::vector<float> gw_part(gw && !chunked ? nt * wsize : 0, 0.0f);

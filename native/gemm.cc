@@ -10,9 +10,7 @@
 #include <memory>
 #include <unordered_map>
 #include "common.h"
-#ifdef PUMA_HAVE_DNNL
-#include <oneapi/dnnl/dnnl.hpp>
-#endif
+#include "onednn.h"
 
 namespace puma {
 
@@ -23,10 +21,14 @@ static bool g_dnnl = true;
 static bool g_dnnl = false;
 #endif
 
+// Convolutions on oneDNN's direct primitives (conv_dnnl.cc) rather than im2col + gemm.
+static bool g_conv_direct = true;
+
 bool gemm_bf16() { return g_bf16; }
+bool conv_direct() { return g_conv_direct; }
 
 // Products run by each engine since load (reported by setGemm; tests and benchmarks read them).
-static double g_dnnl_calls = 0, g_blas_calls = 0;
+static double g_dnnl_calls = 0, g_blas_calls = 0, g_dnnl_conv_calls = 0;
 
 // Below this many multiply-adds (m n k, all batches) one cblas call beats a primitive call.
 constexpr double kDnnlMinWork = 48.0 * 48 * 48;
@@ -123,6 +125,16 @@ static void cblas_batched(bool ta, bool tb, int64_t m, int64_t n, int64_t k, flo
 }
 
 #ifdef PUMA_HAVE_DNNL
+dnnl::engine& onednn_engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+dnnl::stream& onednn_stream() {
+  static dnnl::stream s(onednn_engine());
+  return s;
+}
+void count_dnnl_conv() { g_dnnl_conv_calls++; }
+
 namespace {
 
 struct Key {
@@ -148,14 +160,8 @@ struct Entry {
   dnnl::memory::desc a, b, c;
 };
 
-dnnl::engine& eng() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
-dnnl::stream& strm() {
-  static dnnl::stream s(eng());
-  return s;
-}
+dnnl::engine& eng() { return onednn_engine(); }
+dnnl::stream& strm() { return onednn_stream(); }
 std::unordered_map<Key, std::unique_ptr<Entry>, KeyHash> cache;
 constexpr size_t kCacheMax = 4096;
 
@@ -258,7 +264,9 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const 
   cblas_batched(ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc, batch);
 }
 
-// setGemm({ dnnl?: boolean, bf16?: boolean }); returns { dnnlBuilt, dnnl, bf16, dnnlCalls, blasCalls }.
+// setGemm({ dnnl?: boolean, bf16?: boolean, convDirect?: boolean }); returns { dnnlBuilt, dnnl,
+// bf16, convDirect, dnnlCalls, blasCalls, dnnlConvCalls } (dnnlConvCalls: convolution passes on
+// oneDNN's direct primitives, conv_dnnl.cc).
 static Napi::Value SetGemm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() > 0 && info[0].IsObject()) {
@@ -267,6 +275,7 @@ static Napi::Value SetGemm(const Napi::CallbackInfo& info) {
     if (o.Has("dnnl")) g_dnnl = o.Get("dnnl").ToBoolean().Value();
 #endif
     if (o.Has("bf16")) g_bf16 = o.Get("bf16").ToBoolean().Value();
+    if (o.Has("convDirect")) g_conv_direct = o.Get("convDirect").ToBoolean().Value();
   }
   Napi::Object r = Napi::Object::New(env);
 #ifdef PUMA_HAVE_DNNL
@@ -276,8 +285,10 @@ static Napi::Value SetGemm(const Napi::CallbackInfo& info) {
 #endif
   r.Set("dnnl", g_dnnl);
   r.Set("bf16", g_bf16);
+  r.Set("convDirect", g_conv_direct);
   r.Set("dnnlCalls", g_dnnl_calls);
   r.Set("blasCalls", g_blas_calls);
+  r.Set("dnnlConvCalls", g_dnnl_conv_calls);
   return r;
 }
 

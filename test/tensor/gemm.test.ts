@@ -59,6 +59,12 @@ function maxRelDiff(x: Float32Array, y: Float32Array): number {
   return worst;
 }
 
+function maxAbs(x: Float32Array): number {
+  let m = 0;
+  for (const v of x) m = Math.max(m, Math.abs(v));
+  return m;
+}
+
 /** Runs fn once with oneDNN on and once off (OpenBLAS), restoring the setting. */
 function eachEngine(fn: (engine: string) => void): void {
   const before = nativeGemm()!;
@@ -162,20 +168,71 @@ function bigConv(kernel: number, c: number, hw: number): Float32Array[] {
   }));
 }
 
-// oneDNN's schedule takes images in chunks whose im2col buffer stays under 8M floats: 5 images
-// of 64 channels at 64x64 (3x3: 2.4M floats each) or 512 channels (1x1) span two chunks.
-test('conv2d over several chunks of images equals the OpenBLAS per-image schedule', { skip: skipDnnl }, () => {
+// oneDNN's im2col schedule (direct convolutions off) takes images in chunks whose im2col buffer
+// stays under 8M floats: 5 images of 64 channels at 64x64 (3x3: 2.4M floats each) or 512
+// channels (1x1) span two chunks. The direct primitives must give the same numbers.
+test('conv2d over several chunks of images, and direct, equal the OpenBLAS per-image schedule', { skip: skipDnnl }, () => {
   for (const [kernel, c] of [[3, 64], [1, 512]]) {
-    const before = nativeGemm()!.dnnlCalls;
-    const viaDnnl = bigConv(kernel, c, 64);
-    assert.ok(nativeGemm()!.dnnlCalls - before >= 6, 'forward, gx and gW ran on oneDNN in two chunks each');
-    nativeGemm({ dnnl: false });
-    let viaBlas: Float32Array[];
+    let viaChunks: Float32Array[], viaBlas: Float32Array[];
+    nativeGemm({ convDirect: false });
     try {
+      const before = nativeGemm()!.dnnlCalls;
+      viaChunks = bigConv(kernel, c, 64);
+      assert.ok(nativeGemm()!.dnnlCalls - before >= 6, 'forward, gx and gW ran on oneDNN in two chunks each');
+      nativeGemm({ dnnl: false });
       viaBlas = bigConv(kernel, c, 64);
     } finally {
-      nativeGemm({ dnnl: true });
+      nativeGemm({ dnnl: true, convDirect: true });
     }
-    viaDnnl.forEach((v, i) => assertClose(v, viaBlas[i], { rtol: 2e-4, atol: 2e-4 }, `${kernel}x${kernel} output ${i}`));
+    const before = nativeGemm()!.dnnlConvCalls;
+    const viaDirect = bigConv(kernel, c, 64);
+    assert.equal(nativeGemm()!.dnnlConvCalls - before, 3, 'forward, gx and gW ran on the direct primitives');
+    viaChunks.forEach((v, i) => assertClose(v, viaBlas[i], { rtol: 2e-4, atol: 2e-4 }, `${kernel}x${kernel} output ${i}`));
+    // gW sums 20k products per element (up to ~500 in size) in another order: float32 rounding of
+    // such sums is ~1e-6 of their scale, which the small elements' rtol alone would not allow.
+    viaDirect.forEach((v, i) => assertClose(v, viaBlas[i], { rtol: 2e-4, atol: 2e-4 + 1e-5 * maxAbs(viaBlas[i]) },
+      `direct ${kernel}x${kernel} output ${i}`));
+  }
+});
+
+/** One conv2d forward and backward on a backend: y, gx, gW, gb. */
+function convCase(be: 'native' | 'reference', precision: MatmulPrecision, shape: number[], o: number, k: number[],
+  stride: number[], padding: number[], bias: boolean): Float32Array[] {
+  return withBackend(be, () => withMatmulPrecision(precision, () => T.tidy(() => {
+    const g = new T.Generator(17);
+    const x = T.randn(shape, { generator: g }).requiresGrad_();
+    const w = T.randn([o, shape[1], k[0], k[1]], { generator: g, std: 0.1 }).requiresGrad_();
+    const b = bias ? T.randn([o], { generator: g }).requiresGrad_() : null;
+    const y = T.conv2d(x, w, b, { stride: stride as [number, number], padding: padding as [number, number] });
+    T.sum(T.mul(y, T.randn([...y.shape], { generator: g }))).backward();
+    const out = [y, x.grad!, w.grad!, ...(b ? [b.grad!] : [])].map((t) => t.toArray() as Float32Array);
+    for (const t of [x, w, b]) t?.grad?.dispose();
+    return out;
+  })));
+}
+
+// Geometries of the models: UNet and VAE 3x3 (stride 1 and 2, where oneDNN pads the far side
+// less), 1x1 skips, CLIP's 4x4 stride-4 patch embedding, odd and non-square sizes.
+test('conv2d on oneDNN direct primitives agrees with the reference, float32 and bfloat16', { skip: skipDnnl }, () => {
+  const cases: [number[], number, number[], number[], number[], boolean][] = [
+    [[2, 16, 12, 12], 24, [3, 3], [1, 1], [1, 1], true],
+    [[2, 16, 13, 9], 20, [3, 3], [2, 2], [1, 1], true],
+    [[3, 16, 16, 16], 32, [3, 3], [2, 2], [0, 0], false],
+    [[2, 32, 10, 10], 48, [1, 1], [1, 1], [0, 0], true],
+    [[2, 3, 32, 32], 64, [4, 4], [4, 4], [0, 0], true],
+    [[4, 16, 11, 7], 16, [3, 1], [1, 1], [1, 0], false],
+  ];
+  for (const [shape, o, k, stride, padding, bias] of cases) {
+    for (const p of ['float32', 'bfloat16'] as const) {
+      const before = nativeGemm()!.dnnlConvCalls;
+      const nat = convCase('native', p, shape, o, k, stride, padding, bias);
+      assert.equal(nativeGemm()!.dnnlConvCalls - before, 3, `${shape} k${k} s${stride}: all three passes direct`);
+      const ref = convCase('reference', p, shape, o, k, stride, padding, bias);
+      nat.forEach((v, i) => assertClose(v, ref[i], { rtol: 3e-4, atol: 3e-4 }, `${shape} k${k} s${stride} ${p} output ${i}`));
+      if (p === 'bfloat16') {
+        const f32 = convCase('reference', 'float32', shape, o, k, stride, padding, bias);
+        assert.ok(maxRelDiff(nat[0], f32[0]) > 1e-3, `${shape}: the bfloat16 forward looks like float32`);
+      }
+    }
   }
 });

@@ -77,13 +77,20 @@ export interface NativeGemmConfig {
   /** Large products run on oneDNN (else OpenBLAS). */
   dnnl: boolean;
   bf16: boolean;
-  /** Products run on each engine since the addon loaded (gemm and conv2d calls). */
+  /** conv2d runs on oneDNN's direct convolution primitives when oneDNN is on (else im2col + products). */
+  convDirect: boolean;
+  /** Products run on each engine since the addon loaded (gemm and im2col conv2d calls). */
   dnnlCalls: number;
   blasCalls: number;
+  /** conv2d passes (forward, input gradient, weight gradient) run on oneDNN's direct primitives. */
+  dnnlConvCalls: number;
 }
 
-/** Reads, and with `set` changes, the addon's GEMM engine; PUMA_GEMM=blas at load turns oneDNN off. */
-export function nativeGemm(set: { dnnl?: boolean } = {}): NativeGemmConfig | null {
+/**
+ * Reads, and with `set` changes, the addon's GEMM engine; PUMA_GEMM=blas at load turns oneDNN
+ * off, PUMA_CONV=im2col its direct convolutions.
+ */
+export function nativeGemm(set: { dnnl?: boolean; convDirect?: boolean } = {}): NativeGemmConfig | null {
   return (load()?.setGemm(set) as NativeGemmConfig) ?? null;
 }
 
@@ -96,6 +103,7 @@ export function loadNativeBackend(): Backend | null {
   const a = load();
   if (!a) return null;
   if (process.env.PUMA_GEMM === 'blas') a.setGemm({ dnnl: false });
+  if (process.env.PUMA_CONV === 'im2col') a.setGemm({ convDirect: false });
   cached = {
     name: 'native',
     setMatmulPrecision: (p) => a.setGemm({ bf16: p === 'bfloat16' }),
