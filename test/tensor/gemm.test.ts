@@ -9,7 +9,7 @@ import {
 import { loadNativeBackend, nativeGemm } from '../../src/backend/native/index.js';
 import { roundBf16 } from '../../src/backend/reference/nn.js';
 import * as T from '../../src/tensor/index.js';
-import { assertClose, type Tolerance } from './helpers.js';
+import { assertClose, mismatches, type Tolerance } from './helpers.js';
 
 const skip = hasNativeBackend() ? false : 'native addon not built';
 const skipDnnl = !hasNativeBackend() ? 'native addon not built'
@@ -148,7 +148,19 @@ test('conv2d (3x3 and 1x1) and linear, forward and backward, in float32 and bflo
   eachEngine((engine) => {
     for (const p of ['float32', 'bfloat16'] as const) {
       const nat = layers('native', p), ref = layers('reference', p);
-      nat.forEach((v, i) => assertClose(v, ref[i], { rtol: 2e-4, atol: 2e-4 }, `${engine} ${p} output ${i}`));
+      nat.forEach((v, i) => {
+        const label = `${engine} ${p} output ${i}`;
+        if (p === 'float32') return assertClose(v, ref[i], { rtol: 2e-4, atol: 2e-4 }, label);
+        // In bfloat16 each layer rounds its input, so an intermediate value that lies within a
+        // float32 rounding error of a bfloat16 midpoint can round one way here and the other way in
+        // the reference (the sums run in another order). Such a flip moves the values downstream of
+        // that one element by about 2^-8 relative (one row of a weight gradient: 1/40 of it here);
+        // everything else must agree as in float32. Without rounding, nearly all would differ. The
+        // flipped ones are bounded relative to the tensor's scale (sums of them cancel).
+        const tight = mismatches(v, ref[i], { rtol: 2e-4, atol: 2e-4 }, label);
+        assert.ok(tight <= v.length / 10, `${label}: ${tight} of ${v.length} elements differ (more than rare flips)`);
+        assertClose(v, ref[i], { rtol: 2e-2, atol: 1e-3 * maxAbs(ref[i]) }, label);
+      });
     }
   });
 });
