@@ -105,7 +105,7 @@ Entry* lookup(const Conv& g, Pass pass, bool bf16) {
                    : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, ax, aw, ay32, strides,
                                                      lo, hi);
       dnnl::convolution_forward::primitive_desc pd(d, eng);
-      if (std::string(pd.impl_info_str()).rfind("ref", 0) != 0) {
+      if (!is_reference_impl(pd)) {
         e->prim = dnnl::convolution_forward(pd);
         e->in0.init(ux, pd.src_desc());
         e->in1.init(uw, pd.weights_desc());
@@ -119,7 +119,7 @@ Entry* lookup(const Conv& g, Pass pass, bool bf16) {
       if (pass == kBackwardData) {
         dnnl::convolution_backward_data::primitive_desc pd(
             dnnl::convolution_backward_data::desc(alg, ax32, aw, ay, strides, lo, hi), eng, hint);
-        if (std::string(pd.impl_info_str()).rfind("ref", 0) != 0) {
+        if (!is_reference_impl(pd)) {
           e->prim = dnnl::convolution_backward_data(pd);
           e->in0.init(uy, pd.diff_dst_desc());
           e->in1.init(uw, pd.weights_desc());
@@ -129,7 +129,7 @@ Entry* lookup(const Conv& g, Pass pass, bool bf16) {
       } else {
         dnnl::convolution_backward_weights::primitive_desc pd(
             dnnl::convolution_backward_weights::desc(alg, ax, aw32, ay, strides, lo, hi), eng, hint);
-        if (std::string(pd.impl_info_str()).rfind("ref", 0) != 0) {
+        if (!is_reference_impl(pd)) {
           e->prim = dnnl::convolution_backward_weights(pd);
           e->in0.init(ux, pd.src_desc());
           e->in1.init(uy, pd.diff_dst_desc());

@@ -200,8 +200,7 @@ Entry* lookup(const Key& key, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
       attr.set_post_ops(po);
     }
     dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(e->a, e->b, e->c), attr, eng());
-    const std::string impl = pd.impl_info_str();
-    if (impl.rfind("ref", 0) != 0) {
+    if (!is_reference_impl(pd)) {
       e->prim = dnnl::matmul(pd);
       e->usable = true;
     }
