@@ -9,7 +9,9 @@
 // Reads every image's f0 from a decoder run's feature cache (runs/cache). With `wordnet` last, a
 // held-out name's words that no training label or tag has get WordNet keywords the training text
 // knows, as the training captions give tags: "pineapple, herb, fruit, ..." (scripts/analysis/wordnet.ts).
-//   node --import tsx scripts/analysis/f4_heldout.ts [bundle] [split] [guidance] [runs] [wordnet]
+// With `define` last, such a name is given as its WordNet definitions instead, as `puma generate`
+// gives it to an MLLM trained with --definitions (src/data/definitions.ts).
+//   node --import tsx scripts/analysis/f4_heldout.ts [bundle] [split] [guidance] [runs] [wordnet|define]
 import { loadEmojiWorld } from '../../src/data/emoji/world.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
 import * as T from '../../src/tensor/index.js';
@@ -17,10 +19,11 @@ import { readSafetensors } from '../../src/io/safetensors.js';
 import { knownWordsTest, trainingLabelWords } from '../../src/eval/common.js';
 import { wordsOf } from '../../src/data/tokenizer/corpus.js';
 import { wordnetKeywords } from './wordnet.js';
+import { wordnet } from '../../src/data/definitions.js';
 import { join } from 'node:path';
 
 const [dir = 'models/puma-emoji', split = 'test', g = '1', runs = 'runs', expand = ''] = process.argv.slice(2);
-if (expand && expand !== 'wordnet') throw new Error(`the fifth argument is 'wordnet' or nothing, got '${expand}'`);
+if (expand && expand !== 'wordnet' && expand !== 'define') throw new Error(`the fifth argument is 'wordnet', 'define' or nothing, got '${expand}'`);
 const world = loadEmojiWorld();
 const puma = loadPuma(dir);
 const C = puma.encoder.featureDim;
@@ -72,11 +75,12 @@ const trainWords = trainingLabelWords(world);
 const promptOf = (c: number) => {
   const label = world.concepts[c].label;
   const unseen = expand ? wordsOf(label).filter((w) => !trainWords.has(w)) : [];
+  if (expand === 'define') return unseen.length ? wordnet().defineText(label) : label;
   const kw = [...new Set(unseen.flatMap((w) => wordnetKeywords(w, trainWords)))];
   return kw.length ? `${label}, ${kw.join(', ')}` : label;
 };
 const prompts = new Map(concepts.map((c) => [c, promptOf(c)]));
-if (expand) console.log(`prompts with WordNet keywords (${[...prompts].filter(([c, p]) => p !== world.concepts[c].label).length} of ${concepts.length}), e.g.: ${[...prompts.values()].filter((p) => p.includes(', ')).slice(0, 6).join(' | ')}`);
+if (expand) console.log(`prompts with WordNet ${expand === 'define' ? 'definitions' : 'keywords'} (${[...prompts].filter(([c, p]) => p !== world.concepts[c].label).length} of ${concepts.length}), e.g.: ${[...prompts.values()].filter((p, i) => p !== world.concepts[concepts[i]].label).slice(0, 6).join(' | ')}`);
 const kindOf = Object.fromEntries(LEVELS.map((l) => [l, classifier(l)])) as Record<Level, (v: Float32Array) => string>;
 /** Accuracy averaged over the categories present (People & Body dominates the held-out concepts). */
 const balanced = (hits: { category: string; ok: boolean }[]) => {

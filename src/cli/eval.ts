@@ -2,7 +2,7 @@
 // optionally written as JSON; `puma eval all` runs them all and draws the figures.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { loadEmojiWorld, type EmojiWorld } from '../data/emoji/world.js';
 import { SCHEDULER_NAMES, type SchedulerName } from '../diffusion/index.js';
 import type { EvalOptions } from '../eval/common.js';
@@ -14,12 +14,13 @@ import { evalT2i, t2iTable } from '../eval/t2i.js';
 import { evalGrounding, groundingTable } from '../eval/grounding.js';
 import { evalUnderstanding, understandingTable } from '../eval/understanding.js';
 import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
+import { DEFINE_WHEN, type DefineWhen } from '../pipelines/generate.js';
 import { loadPuma } from '../pipelines/bundle.js';
 import type { PumaModel } from '../pipelines/model.js';
 import * as T from '../tensor/index.js';
 import { DEFAULT_MODEL, nonNegative, parseScheduler, positiveInt } from './options.js';
 
-interface EvalFlags { model: string; data: string; steps: number; guidance?: number; scheduler: SchedulerName; seed: number; json?: string; n?: number; split: 'val' | 'test'; textGuidance: number }
+interface EvalFlags { model: string; data: string; steps: number; guidance?: number; scheduler: SchedulerName; seed: number; json?: string; n?: number; split: 'val' | 'test'; textGuidance: number; define: DefineWhen }
 
 /** Item counts per table: the full run, and `--quick` (stated in docs/RESULTS.md). */
 export const EVAL_SIZES = {
@@ -44,6 +45,7 @@ function evalFlags(cmd: Command, n?: number): Command {
       return s;
     }, 0)
     .option('--text-guidance <g>', 'text-to-image: guidance on the prompt inside the MLLM (1 = the paper\'s plain regression)', nonNegative('--text-guidance'), 1)
+    .addOption(new Option('--define <when>', 'text-to-image: give the MLLM a name of unseen words as its WordNet definitions, as puma generate does (auto), every name (always) or none (never)').choices(DEFINE_WHEN).default('auto'))
     .option('--json <file>', 'also write the result as JSON');
   if (n !== undefined) cmd.option('--n <n>', 'items to evaluate', positiveInt('--n'), n);
   return cmd;
@@ -63,8 +65,8 @@ function writeJson(path: string | undefined, value: unknown): void {
   writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-function options(f: EvalFlags, n: number): EvalOptions & { split: 'val' | 'test'; textGuidance: number } {
-  return { n, seed: f.seed, steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, split: f.split, textGuidance: f.textGuidance, onProgress: progress };
+function options(f: EvalFlags, n: number): EvalOptions & { split: 'val' | 'test'; textGuidance: number; define: DefineWhen } {
+  return { n, seed: f.seed, steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, split: f.split, textGuidance: f.textGuidance, define: f.define, onProgress: progress };
 }
 
 interface Loaded { model: PumaModel; world: EmojiWorld; ev: EvalEncoder }

@@ -14,7 +14,7 @@ import { canny2img } from '../pipelines/canny2img.js';
 import { colorize } from '../pipelines/colorize.js';
 import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
 import { edit, FINE_SCALES } from '../pipelines/edit.js';
-import { ALL_SCALES, checkScales, generate, unseenNote, unseenWords, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
+import { ALL_SCALES, checkScales, DEFINE_WHEN, type DefineWhen, generate, modelPrompt, unseenNote, unseenWords, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
 import { ground } from '../pipelines/ground.js';
 import { holeMask, inpaint, inpaintScales, parseBox, type Box } from '../pipelines/inpaint.js';
 import { mllmFor, type PumaModel } from '../pipelines/model.js';
@@ -131,12 +131,15 @@ async function writeImageTask(
  * A model whose decoders cover the scales and that has an MLLM, or a one-line error before any
  * work starts; says up front which words of the prompt (if any) it never read.
  */
-function modelFor(f: ImageFlags, task: MllmTask, prompt?: string): PumaModel {
+function modelFor(f: ImageFlags, task: MllmTask, prompt?: string, define?: DefineWhen): PumaModel {
   const model = loadModel(f);
   checkScales(model, f.scales);
   noteMllm(model, task);
   const unseen = prompt === undefined ? [] : unseenWords(model, prompt);
-  if (unseen.length) process.stderr.write(`note: ${unseenNote(unseen)}\n`);
+  if (unseen.length) {
+    const read = define === undefined ? prompt! : modelPrompt(model, mllmFor(model, task).mllm, prompt!, define);
+    process.stderr.write(`note: ${unseenNote(unseen, read !== prompt ? read : undefined)}\n`);
+  }
   return model;
 }
 
@@ -153,11 +156,12 @@ export function registerTaskCommands(program: Command): void {
     .argument('<prompt>', 'what to draw, e.g. "grinning face"')
     .option('--best', "5-scale Max: keep the scale whose image has the highest CLIP score against the prompt", false)
     .option('--text-guidance <g>', 'guidance on the prompt inside the MLLM (1 = the paper\'s plain regression)', nonNegative('--text-guidance'), 1)
-    .action(async (prompt: string, f: ImageFlags & { best: boolean; textGuidance: number }) => {
+    .addOption(new Option('--define <when>', 'give the MLLM the prompt as its WordNet definitions: auto = when it has words no training caption has and the MLLM was trained with definitions').choices(DEFINE_WHEN).default('auto'))
+    .action(async (prompt: string, f: ImageFlags & { best: boolean; textGuidance: number; define: DefineWhen }) => {
       const p = nonEmpty('prompt', prompt);
       outDir(f.out);
-      const r = generate(modelFor(f, 't2i', p), p, { ...decodeOptions(f), best: f.best, textGuidance: f.textGuidance });
-      await writeImageTask(f, r, p, { command: 'generate', prompt: p, best: f.best, textGuidance: f.textGuidance });
+      const r = generate(modelFor(f, 't2i', p, f.define), p, { ...decodeOptions(f), best: f.best, textGuidance: f.textGuidance, define: f.define });
+      await writeImageTask(f, r, p, { command: 'generate', prompt: p, best: f.best, textGuidance: f.textGuidance, define: f.define, definedPrompt: r.definedPrompt ?? null });
     });
 
   imageFlags(program.command('edit').description('edit an image by an instruction (decodes f0 by default)'), FINE_SCALES)

@@ -96,11 +96,12 @@ export function registerTrainCommands(program: Command): void {
       if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--self-feed-passes must be an integer >= 1, got '${v}'`);
       return n;
     })
+    .option('--definitions', 't2i/pretrain: also give captions as the WordNet definitions of their names, so prompts of unseen words can be defined (our addition; kept on resume)')
     .option('--input-residual', 'edit/cond: regress the target as the input image\'s features plus a learned change (our addition; a new run from weights without it starts at "change nothing"; kept on resume)')
     .option('--slot-embedding', 'give the model a learned embedding per feature slot, so a slot being written finds the same slot of the input image (our addition; starts at zero, so it can be added to a trained run; kept on resume)')
-    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number; captionDropout?: number; init?: string; selfFeed?: number; selfFeedPasses?: number; slotEmbedding?: boolean; inputResidual?: boolean }) =>
+    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number; captionDropout?: number; init?: string; selfFeed?: number; selfFeedPasses?: number; slotEmbedding?: boolean; inputResidual?: boolean; definitions?: boolean }) =>
       report(`mllm ${f.stage}${f.task ? ` ${f.task}` : ''}`, await trainMllm({
-        ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr, captionDropout: f.captionDropout, init: f.init, selfFeed: f.selfFeed, selfFeedPasses: f.selfFeedPasses, slotEmbedding: f.slotEmbedding, inputResidual: f.inputResidual,
+        ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr, captionDropout: f.captionDropout, init: f.init, selfFeed: f.selfFeed, selfFeedPasses: f.selfFeedPasses, slotEmbedding: f.slotEmbedding, inputResidual: f.inputResidual, definitions: f.definitions,
       })));
   train.command('from-bundle').description('start a runs folder from a model bundle\'s weights, to train on from a shipped model')
     .argument('[bundle]', 'model bundle', 'models/puma-emoji')

@@ -9,6 +9,7 @@ import { imageBatch } from '../data/batches.js';
 import { mllmFor, type MllmStage, type PumaModel } from '../pipelines/model.js';
 import * as T from '../tensor/index.js';
 import { T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
+import { type DefineWhen, modelPrompt } from '../pipelines/generate.js';
 import { reconstruct } from '../pipelines/reconstruct.js';
 import { bestScale, conceptImages, decodeMany, knownWordsTest, markdownTable, mean, pickRows, SCALES_COARSE_FIRST, type EvalOptions } from './common.js';
 import { STANDIN, type EvalEncoder } from './encoder.js';
@@ -27,6 +28,8 @@ export interface T2iRow {
   kind1: number; kind1Own: number;
   /** kind1 over the names made only of training words (NaN if none). */
   kind1Known: number;
+  /** kind1 over the other names, those with a word no training label or tag has (NaN if none). */
+  kind1Unseen: number;
 }
 export interface T2iResult {
   stage: MllmStage; note?: string; textGuidance: number; decodeGuidance: number; rows: T2iRow[]; concepts: number; knownPrompts: number;
@@ -123,7 +126,7 @@ export function ownFeatureRetrieval(
  * @example
  * const r = evalT2i(puma, world, EvalEncoder.load('models/puma-emoji'), { n: 16 });
  */
-export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, opts: EvalOptions & { split?: 'val' | 'test'; textGuidance?: number } = {}): T2iResult {
+export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, opts: EvalOptions & { split?: 'val' | 'test'; textGuidance?: number; define?: DefineWhen } = {}): T2iResult {
   const items = conceptImages(world, opts.split ?? 'test', opts.n ?? 64);
   const prompts = items.map((i) => world.concepts[i.concept].label);
   const { mllm, stage, note } = mllmFor(model, 't2i');
@@ -131,7 +134,9 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
   const finest = Math.min(...scales);
   const feats = prompts.map((p, i) => {
     opts.onProgress?.(`t2i: MLLM ${i + 1}/${prompts.length}`);
-    return mllm.generateImage(model.tokenizer.encode(p), { upToScale: finest, guidance: opts.textGuidance }).map((f) => f?.keep() ?? null);
+    // the MLLM reads what `puma generate` gives it (a name of unseen words as its definitions); the scores use the name
+    const text = modelPrompt(model, mllm, p, opts.define);
+    return mllm.generateImage(model.tokenizer.encode(text), { upToScale: finest, guidance: opts.textGuidance }).map((f) => f?.keep() ?? null);
   });
   const seed = opts.seed ?? 0, decodeGuidance = opts.guidance ?? T2I_DECODE_GUIDANCE;
   const gt = imageBatch(world, items.map((i) => i.id), '01').keep();
@@ -148,6 +153,7 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
     const found = ab.flatMap((x) => conceptRetrieval(ev, x, concepts, set)), ranks = found.map((r) => r.rank);
     // the names of known words only, their seeds in the same order
     const anyKnown = known.some((k) => k), foundKnown = found.filter((_, i) => known[i % known.length]);
+    const anyUnseen = known.some((k) => !k), foundUnseen = found.filter((_, i) => !known[i % known.length]);
     return {
       scale,
       clipI: mean(ab.flatMap((x) => ev.imageSimilarity(x, gt))),
@@ -159,6 +165,7 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
       r5Known: anyKnown ? mean(foundKnown.map((r) => (r.rank < 5 ? 1 : 0))) : NaN,
       kind1: kindMatch(world, concepts, found),
       kind1Known: anyKnown ? kindMatch(world, concepts.filter((_, i) => known[i]), foundKnown) : NaN,
+      kind1Unseen: anyUnseen ? kindMatch(world, concepts.filter((_, i) => !known[i]), foundUnseen) : NaN,
       prompts: prompts.length,
     };
   };
@@ -186,7 +193,7 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
 
 export function t2iTable(r: T2iResult): string {
   return markdownTable(
-    ['scale', `CLIP-I ${STANDIN}`, `CLIP-T ${STANDIN}`, 'PSNR_d (dB)', `1-cos_d ${STANDIN}`, `R@1 of ${r.concepts}`, `R@5 of ${r.concepts}`, `R@5, ${r.knownPrompts} names of known words`, 'R@5 of own features decoded', `kind@1 (chance ${r.kindChance.toFixed(3)})`, `kind@1, ${r.knownPrompts} names of known words`, 'kind@1 of own features decoded', 'prompts'],
-    r.rows.map((x) => [x.scale, x.clipI, x.clipT, +x.psnrD.toFixed(2), x.distD, x.r1, x.r5, x.r5Known, x.r5Own, x.kind1, x.kind1Known, x.kind1Own, String(x.prompts)]),
+    ['scale', `CLIP-I ${STANDIN}`, `CLIP-T ${STANDIN}`, 'PSNR_d (dB)', `1-cos_d ${STANDIN}`, `R@1 of ${r.concepts}`, `R@5 of ${r.concepts}`, `R@5, ${r.knownPrompts} names of known words`, 'R@5 of own features decoded', `kind@1 (chance ${r.kindChance.toFixed(3)})`, `kind@1, ${r.knownPrompts} names of known words`, `kind@1, ${r.rows[0]?.prompts - r.knownPrompts} names with unseen words`, 'kind@1 of own features decoded', 'prompts'],
+    r.rows.map((x) => [x.scale, x.clipI, x.clipT, +x.psnrD.toFixed(2), x.distD, x.r1, x.r5, x.r5Known, x.r5Own, x.kind1, x.kind1Known, x.kind1Unseen, x.kind1Own, String(x.prompts)]),
   );
 }

@@ -2,8 +2,10 @@
 // tokens of f3, ... and stops after the finest scale asked for; each scale's decoder turns its
 // features into images, one decode per seed. `best` is the paper's "5-scale Max" (Table 6): every
 // requested scale is decoded and the image with the highest CLIP score against the prompt kept.
+import { wordnet } from '../data/definitions.js';
 import { wordsOf } from '../data/tokenizer/corpus.js';
 import { chwToImage } from '../io/image.js';
+import type { PumaMLLM } from '../models/puma/mllm.js';
 import * as T from '../tensor/index.js';
 import { CLIP_TEXT_LEN } from '../train/recipes/clip.js';
 import { textBatch } from '../train/recipes/common.js';
@@ -27,7 +29,17 @@ export interface GenerateOptions extends ImageTaskOptions {
   best?: boolean;
   /** Classifier-free guidance on the prompt in the MLLM (PumaMLLM.generateImage); 1 = the paper's plain regression. */
   textGuidance?: number;
+  /** When the MLLM reads the prompt as its dictionary definitions (modelPrompt); default 'auto'. */
+  define?: DefineWhen;
 }
+
+/**
+ * 'auto': a prompt with words no training caption has is given as its definitions, if the MLLM
+ * was trained with them (MllmConfig.definitions); 'always': every prompt (an error for an MLLM
+ * trained without them); 'never': the prompt as written.
+ */
+export type DefineWhen = 'auto' | 'always' | 'never';
+export const DEFINE_WHEN: readonly DefineWhen[] = ['auto', 'always', 'never'];
 
 /** The decodes of one seed: images [1, 3, 64, 64] in [0, 1] by scale, and for `best` their scores. */
 export interface SeedImages {
@@ -47,6 +59,8 @@ export interface ImageTaskResult {
   rows: SeedImages[];
   /** Words of the prompt that no training caption has (unseenWords); the images can only follow the others. */
   unseenWords?: string[];
+  /** The text the MLLM read instead of the prompt: its definitions (modelPrompt). */
+  definedPrompt?: string;
 }
 
 /**
@@ -62,15 +76,34 @@ export function generate(model: PumaModel, prompt: string, opts: GenerateOptions
   if (!prompt.trim()) throw new Error('the prompt is empty');
   const scales = checkScales(model, opts.scales ?? ALL_SCALES);
   const { mllm, stage, note } = mllmFor(model, 't2i');
+  const text = modelPrompt(model, mllm, prompt, opts.define);
   opts.onProgress?.(`MLLM (${stage}) writes f4..f${Math.min(...scales)}`);
-  const features = mllm.generateImage(model.tokenizer.encode(prompt), { upToScale: Math.min(...scales), guidance: opts.textGuidance });
+  const features = mllm.generateImage(model.tokenizer.encode(text), { upToScale: Math.min(...scales), guidance: opts.textGuidance });
   const rows = (opts.seeds ?? [0]).map((seed): SeedImages => {
     const images = decodeScales(model, features, scales, seed, { ...opts, guidance: opts.guidance ?? T2I_DECODE_GUIDANCE });
     if (!opts.best) return { seed, images };
     const s = clipScores(model, prompt, scales.map((k) => images.get(k)!));
     return { seed, images, scores: new Map(scales.map((k, i) => [k, s[i]])), best: scales[argmax(s)] };
   });
-  return { stage, note, features, rows, unseenWords: unseenWords(model, prompt) };
+  return { stage, note, features, rows, unseenWords: unseenWords(model, prompt), ...(text !== prompt ? { definedPrompt: text } : {}) };
+}
+
+/**
+ * What the text-to-image MLLM reads for a prompt: the prompt, or (see DefineWhen) the WordNet
+ * definitions of its words, as an MLLM trained with --definitions read 2 in 9 of its captions.
+ *
+ * @example
+ * modelPrompt(puma, mllm, 'pineapple'); // 'a tropical american plant bearing a large fleshy edible fruit ...'
+ */
+export function modelPrompt(model: PumaModel, mllm: PumaMLLM, prompt: string, define: DefineWhen = 'auto'): string {
+  if (!DEFINE_WHEN.includes(define)) throw new Error(`unknown define setting '${define}': use ${DEFINE_WHEN.join(', ')}`);
+  if (define === 'never') return prompt;
+  if (!mllm.config.definitions) {
+    if (define === 'always') throw new Error('this MLLM was not trained with definitions (puma train mllm --definitions): it cannot read them');
+    return prompt;
+  }
+  if (define === 'auto' && unseenWords(model, prompt).length === 0) return prompt;
+  return wordnet().defineText(prompt) || prompt;
 }
 
 /**
@@ -85,9 +118,10 @@ export function unseenWords(model: PumaModel, text: string): string[] {
   return known ? [...new Set(wordsOf(text).filter((w) => !known.has(w)))] : [];
 }
 
-/** What to tell a user about unseenWords, in one line. */
-export function unseenNote(words: readonly string[]): string {
+/** What to tell a user about unseenWords, in one line (and what the MLLM read instead, when it was defined). */
+export function unseenNote(words: readonly string[], definedPrompt?: string): string {
   const list = words.map((w) => `"${w}"`).join(', ');
+  if (definedPrompt) return `no training caption has ${list}: the MLLM reads the prompt as its WordNet definitions: "${definedPrompt}"`;
   return `no training caption has ${list}: the model cannot read ${words.length === 1 ? 'this word' : 'these words'}, so the images follow the prompt's other words only`;
 }
 

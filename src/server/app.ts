@@ -10,7 +10,7 @@ import { colorize } from '../pipelines/colorize.js';
 import type { Kept } from '../pipelines/composite.js';
 import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
 import { edit, FINE_SCALES } from '../pipelines/edit.js';
-import { ALL_SCALES, checkScales, generate, unseenNote, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
+import { ALL_SCALES, checkScales, DEFINE_WHEN, type DefineWhen, generate, unseenNote, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
 import { ground } from '../pipelines/ground.js';
 import { inpaint, inpaintScales, type Box } from '../pipelines/inpaint.js';
 import { MLLM_STAGES, type PumaModel } from '../pipelines/model.js';
@@ -99,7 +99,7 @@ async function imagesReply(r: ImageTaskResult & { input?: Image; text?: string; 
     }
   }
   r.features.forEach((f) => f?.dispose());
-  const unseen = r.unseenWords?.length ? { unseenWords: r.unseenWords, unseenNote: unseenNote(r.unseenWords) } : {};
+  const unseen = r.unseenWords?.length ? { unseenWords: r.unseenWords, unseenNote: unseenNote(r.unseenWords, r.definedPrompt) } : {};
   return { mllm: r.stage, note: r.note, ...unseen, text: r.text, kept: r.kept, input: r.input ? await pngDataUrl(r.input) : undefined, images };
 }
 
@@ -145,9 +145,9 @@ export function buildServer(model: PumaModel, opts: ServerOptions = {}): Fastify
   const task = <B>(route: string, schema: ReturnType<typeof body>, run: (b: B) => Promise<unknown>) =>
     app.post(route, { schema }, async (req: FastifyRequest, reply: FastifyReply) => reply.send(await run(req.body as B)));
 
-  task<DecodeBody & { prompt: string; best?: boolean; textGuidance?: number }>('/api/generate',
-    body(['prompt'], { prompt: text, best: { type: 'boolean' }, textGuidance: { type: 'number', minimum: 0, maximum: 20 }, ...decodeProps }),
-    async (b) => imagesReply(generate(model, b.prompt, { ...decodeOptions(b, ALL_SCALES, T2I_DECODE_GUIDANCE), best: b.best, textGuidance: b.textGuidance })));
+  task<DecodeBody & { prompt: string; best?: boolean; textGuidance?: number; define?: DefineWhen }>('/api/generate',
+    body(['prompt'], { prompt: text, best: { type: 'boolean' }, textGuidance: { type: 'number', minimum: 0, maximum: 20 }, define: { type: 'string', enum: [...DEFINE_WHEN] }, ...decodeProps }),
+    async (b) => imagesReply(generate(model, b.prompt, { ...decodeOptions(b, ALL_SCALES, T2I_DECODE_GUIDANCE), best: b.best, textGuidance: b.textGuidance, define: b.define })));
 
   task<DecodeBody & { image: string }>('/api/reconstruct', body(['image'], { image, ...decodeProps }), async (b) => {
     const img = await readBodyImage(b.image, 'image');

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
+import { wordnet } from '../../src/data/definitions.js';
 import { renderRef } from '../../src/data/derive.js';
 import type { EmojiWorld } from '../../src/data/emoji/world.js';
 import { makeMask, maskCoverage } from '../../src/data/masks.js';
 import { Rng } from '../../src/data/rng.js';
 import { IMAGE_FEATURE_TOKENS, layoutString, type Sample, TASKS, validateSample } from '../../src/data/tasks/sample.js';
-import { editPairs, sampleTask, taskCounts, taskItems } from '../../src/data/tasks/samplers.js';
+import { editPairs, makeSample, sampleTask, taskCounts, taskItems } from '../../src/data/tasks/samplers.js';
 import { sequenceLength, tokenizeSample } from '../../src/data/tasks/sequence.js';
 import { applyMerges, pretokenize, toTokenizerJson, trainBpe } from '../../src/data/tokenizer/bpe.js';
 import { captionCorpus, corpusWords, wordsOf } from '../../src/data/tokenizer/corpus.js';
@@ -204,4 +205,21 @@ test('tokenised samples: <s> ... </s>, [IMG] image [/IMG], loss on targets only'
     assert.equal(sequenceLength(parts), text + images * IMAGE_FEATURE_TOKENS);
   }
   assert.equal(taskItems(world, 'caption', 'val').length, world.imagesIn('val').length);
+});
+
+test('text-to-image captions: definitions only when asked, each the definitions of the name', () => {
+  const items = taskItems(world, 'text-to-image', 'train') as number[];
+  const variants = (definitions: boolean) => {
+    const rng = new Rng('definitions');
+    return items.slice(0, 200).map((id) => makeSample(world, 'text-to-image', 'train', id, rng, { definitions }));
+  };
+  assert.ok(variants(false).every((s) => s.meta.variant !== 'definition'));
+  const defined = variants(true).filter((s) => s.meta.variant === 'definition');
+  // 2 of the 9 variants: about 44 of 200
+  assert.ok(defined.length > 20 && defined.length < 75, `${defined.length} definitions`);
+  for (const s of defined) {
+    const label = world.concepts[world.images[Number(s.meta.image)].concept].label;
+    assert.equal(s.meta.caption, wordnet().defineText(label));
+    assert.notEqual(s.meta.caption, label);
+  }
 });

@@ -102,6 +102,11 @@ test('eval t2i: one row per decoder plus 5-scale Max, metrics in range, two seed
     // the kind over the known-word names: the whole kind@1 when every name is of known words
     if (r.knownPrompts === x.prompts) assert.equal(x.kind1Known, x.kind1);
     else assert.ok(r.knownPrompts > 0 ? x.kind1Known >= 0 && x.kind1Known <= 1 : Number.isNaN(x.kind1Known), `known-word kind ${x.kind1Known}`);
+    // and over the others: the two shares weighted by their counts give the whole
+    const nKnown = r.knownPrompts, nUnseen = x.prompts - nKnown;
+    if (nUnseen === 0) assert.ok(Number.isNaN(x.kind1Unseen));
+    else if (nKnown === 0) assert.equal(x.kind1Unseen, x.kind1);
+    else assert.ok(Math.abs((nKnown * x.kind1Known + nUnseen * x.kind1Unseen) / x.prompts - x.kind1) < 1e-9, `${x.kind1Known} ${x.kind1Unseen} ${x.kind1}`);
     assert.ok(x.r5 >= x.r1);
     assert.ok(Number.isFinite(x.psnrD) && x.psnrD < 80, 'seeds seed and seed + 1 decode differently');
     // the decoder's own ceiling: a share per decoder, none for the pick across scales

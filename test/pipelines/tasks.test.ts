@@ -12,6 +12,7 @@ import { registerTaskCommands } from '../../src/cli/tasks.js';
 import { encodeImage, readImage, type Image } from '../../src/io/image.js';
 import { MultiGranularEncoder, SCALE_TOKENS } from '../../src/models/puma/encoder.js';
 import { IMAGE_SLOTS, PumaMLLM, type MllmPart } from '../../src/models/puma/mllm.js';
+import { wordnet } from '../../src/data/definitions.js';
 import { MINI_VAE } from '../../src/models/puma/small.js';
 import { AutoencoderKL } from '../../src/models/vae/model.js';
 import { ask } from '../../src/pipelines/ask.js';
@@ -61,6 +62,17 @@ test('generate regresses f4 down to the finest requested scale only and decodes 
 
   const tuned = tinyMllm(C, 9);
   assert.equal(generate({ ...puma, mllms: { ...puma.mllms, t2i: tuned } }, 'grinning face', { scales: [4], steps: 1 }).stage, 't2i');
+  // an MLLM trained with definitions reads a prompt of unseen words as its definitions (and only then)
+  T.manualSeed(9);
+  const definer = new PumaMLLM({ ...tuned.config, definitions: true }).eval();
+  const defining = { ...knowing, mllms: { ...puma.mllms, t2i: definer } };
+  const d = generate(defining, 'pineapple face', { scales: [4], steps: 1 });
+  assert.equal(d.definedPrompt, wordnet().defineText('pineapple face'));
+  const f4 = T.tidy(() => definer.generateImage(tok.encode(d.definedPrompt!), { upToScale: 4 })[4]!.toArray());
+  assert.deepEqual(d.features[4]!.toArray(), f4, 'the MLLM read the definitions');
+  assert.equal(generate(defining, 'grinning face', { scales: [4], steps: 1 }).definedPrompt, undefined);
+  assert.equal(generate(defining, 'pineapple face', { scales: [4], steps: 1, define: 'never' }).definedPrompt, undefined);
+  assert.equal(generate({ ...knowing, mllms: { ...puma.mllms, t2i: tuned } }, 'pineapple face', { scales: [4], steps: 1 }).definedPrompt, undefined);
   assert.throws(() => generate(puma, '  ', { scales: [4] }), /the prompt is empty/);
   assert.throws(() => generate({ ...puma, decoders: [null, ...puma.decoders.slice(1)] }, 'x', { scales: [0] }), /no decoder for scale f0/);
   assert.throws(() => generate({ ...puma, mllm: null, mllms: {} }, 'x', { scales: [4] }), /no MLLM in this model/);
@@ -265,6 +277,7 @@ test('task commands reject bad input with one clear message before loading a mod
     [['generate', 'x', '--steps', '2.5', '--out', out], /^--steps must be a positive integer/],
     [['generate', 'x', '--guidance', 'abc', '--out', out], /^--guidance must be a number >= 0/],
     [['generate', 'x', '--scheduler', 'plms', '--out', out], /^--scheduler must be one of/],
+    [['generate', 'x', '--define', 'sometimes', '--out', out], /^commander: commander.invalidArgument$/],
     [['generate', 'x'], /^commander: commander.missingMandatoryOptionValue$/],
     [['edit', join(dir, 'missing.png'), 'Make it red.', '--out', out], /^image file not found: .*missing\.png$/],
     [['edit', text, 'Make it red.', '--out', out], /unsupported image format/],

@@ -110,6 +110,8 @@ test('bad input is a 4xx with a one-line message, never a crash', async () => {
     ['/api/generate', { prompt: '   ' }, /the prompt is empty/],
     ['/api/generate', { prompt: 'x', scales: [5] }, /scales\/0 must be <= 4/],
     ['/api/generate', { prompt: 'x', scheduler: 'heun' }, /scheduler must be equal to one of the allowed values/],
+    ['/api/generate', { prompt: 'x', define: 'sometimes' }, /define must be equal to one of the allowed values/],
+    ['/api/generate', { prompt: 'x', define: 'always' }, /not trained with definitions/],
     ['/api/generate', { prompt: 'x', temperature: 1 }, /must NOT have additional properties/],
     ['/api/edit', { image: 'not base64!', instruction: 'x' }, /image: not base64/],
     ['/api/edit', { image: Buffer.from('hello').toString('base64'), instruction: 'x' }, /image/],

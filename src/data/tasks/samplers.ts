@@ -1,3 +1,4 @@
+import { wordnet } from '../definitions.js';
 import { type ImageRef, placedAlpha } from '../derive.js';
 import { alphaBox } from '../emoji/build.js';
 import {
@@ -103,7 +104,12 @@ export function* streamTask(world: EmojiWorld, task: TaskName, split: Split, see
 }
 
 /** Builds the sample of one item; every random choice comes from `rng`. */
-export function makeSample(world: EmojiWorld, task: TaskName, split: Split, item: TaskItem, rng: Rng): Sample {
+export interface SampleOptions {
+  /** text-to-image captions may be the dictionary definitions of the name (captionVariant's 'definition'). */
+  definitions?: boolean;
+}
+
+export function makeSample(world: EmojiWorld, task: TaskName, split: Split, item: TaskItem, rng: Rng, opts: SampleOptions = {}): Sample {
   const text = (t: string, loss = false): Segment => ({ kind: 'text', text: t, loss });
   const image = (ref: ImageRef, role: 'input' | 'target'): Segment => ({ kind: 'image', ref, role });
   const sample = (segments: Segment[], meta: Sample['meta']): Sample => ({ task, split, segments, meta });
@@ -129,7 +135,7 @@ export function makeSample(world: EmojiWorld, task: TaskName, split: Split, item
   const concept = world.concepts[img.concept];
   switch (task) {
     case 'text-to-image': {
-      const { caption, variant } = captionVariant(concept, img.style, rng);
+      const { caption, variant } = captionVariant(concept, img.style, rng, opts.definitions ? WITH_DEFINITIONS : undefined);
       return sample([text(caption), image({ image: id }, 'target')], { image: id, variant, caption });
     }
     case 'caption': {
@@ -179,14 +185,21 @@ function understanding(img: Segment, question: string, answer: string): Segment[
   ];
 }
 
-export type CaptionVariant = 'label' | 'tags' | 'style' | 'language' | 'category';
+export type CaptionVariant = 'label' | 'tags' | 'style' | 'language' | 'category' | 'definition';
 
-/** One caption of a concept: its label, with tags, with the drawing style, in another language, or with its category. */
+const VARIANTS: readonly CaptionVariant[] = ['label', 'label', 'tags', 'style', 'style', 'language', 'category'];
+/** The variants plus the name as dictionary definitions, 2 in 9 of the captions. */
+const WITH_DEFINITIONS: readonly CaptionVariant[] = [...VARIANTS, 'definition', 'definition'];
+
+/**
+ * One caption of a concept: its label, with tags, with the drawing style, in another language,
+ * with its category, or (when asked) as the WordNet definitions of the label's words.
+ */
 export function captionVariant(
   concept: EmojiConcept,
   style: EmojiStyle,
   rng: Rng,
-  variants: readonly CaptionVariant[] = ['label', 'label', 'tags', 'style', 'style', 'language', 'category'],
+  variants: readonly CaptionVariant[] = VARIANTS,
 ): { caption: string; variant: CaptionVariant } {
   const variant = rng.pick(variants);
   const vars = {
@@ -196,6 +209,7 @@ export function captionVariant(
     category: concept.category,
     subcategory: human(concept.subcategory),
   };
+  if (variant === 'definition') return { caption: wordnet().defineText(concept.label), variant };
   if (variant === 'language') {
     const locales = Object.keys(concept.names).filter((l) => l !== 'en' && l !== 'en-gb');
     if (locales.length > 0) return { caption: concept.names[rng.pick(locales)], variant };

@@ -31,6 +31,12 @@ export interface MllmConfig {
    * false (runs trained before it existed regress canny as a change to the edge map).
    */
   residualSkipsEdgeMaps?: boolean;
+  /**
+   * Its text-to-image captions were also given as the WordNet definitions of their names
+   * (src/data/definitions.ts; our addition, standing in for the word knowledge of a pretrained
+   * LLM), so a prompt with words no caption has is given to it as its definitions. Default false.
+   */
+  definitions?: boolean;
 }
 
 export interface MllmTokens { bos: number; eos: number; imgStart: number; imgEnd: number; pad: number }
@@ -69,6 +75,7 @@ export function mllmConfigJson(c: Readonly<MllmConfig>): Record<string, unknown>
     ...(c.slotEmbedding ? { slot_embedding: true } : {}),
     ...(c.inputResidual ? { input_residual: true } : {}),
     ...(c.residualSkipsEdgeMaps ? { residual_skips_edge_maps: true } : {}),
+    ...(c.definitions ? { definitions: true } : {}),
     text_config: {
       model_type: 'llama', vocab_size: l.vocabSize, hidden_size: l.hiddenSize, intermediate_size: l.intermediateSize,
       num_hidden_layers: l.numHiddenLayers, num_attention_heads: l.numAttentionHeads,
@@ -97,7 +104,7 @@ export function mllmConfigFromJson(raw: Record<string, unknown>): Readonly<MllmC
       bos: llm.bosTokenId, eos, imgStart: raw.image_start_token_id as number,
       imgEnd: raw.image_end_token_id as number, pad: raw.pad_token_id as number,
     }),
-    ...onlyTrue({ slotEmbedding: raw.slot_embedding === true, inputResidual: raw.input_residual === true, residualSkipsEdgeMaps: raw.residual_skips_edge_maps === true }),
+    ...onlyTrue({ slotEmbedding: raw.slot_embedding === true, inputResidual: raw.input_residual === true, residualSkipsEdgeMaps: raw.residual_skips_edge_maps === true, definitions: raw.definitions === true }),
   });
 }
 
@@ -107,4 +114,4 @@ function onlyTrue(a: Additions): { [K in keyof Additions]?: true } {
 }
 
 /** Our additions to the paper's MLLM (all off by default). */
-type Additions = Pick<MllmConfig, 'slotEmbedding' | 'inputResidual' | 'residualSkipsEdgeMaps'>;
+type Additions = Pick<MllmConfig, 'slotEmbedding' | 'inputResidual' | 'residualSkipsEdgeMaps' | 'definitions'>;

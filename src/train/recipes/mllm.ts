@@ -7,7 +7,7 @@ import { renderRef, type ImageRef } from '../../data/derive.js';
 import { loadEmojiWorld, type EmojiWorld } from '../../data/emoji/world.js';
 import type { Split } from '../../data/emoji/meta.js';
 import { Rng } from '../../data/rng.js';
-import { makeSample, sampleTask, taskItems } from '../../data/tasks/samplers.js';
+import { makeSample, type SampleOptions, sampleTask, taskItems } from '../../data/tasks/samplers.js';
 import type { Sample, TaskName } from '../../data/tasks/sample.js';
 import { tokenizeSample } from '../../data/tasks/sequence.js';
 import type { PumaTokenizer } from '../../data/tokenizer/tokenizer.js';
@@ -77,6 +77,11 @@ export interface MllmRecipeOptions extends RecipeOptions {
    * says when this is not given.
    */
   inputResidual?: boolean;
+  /**
+   * t2i and pretrain: 2 in 9 captions are the WordNet definitions of the name (MllmConfig's
+   * definitions; our addition). A run keeps what its config (or, new, the one it starts from) says when this is not given.
+   */
+  definitions?: boolean;
 }
 
 /** The stages whose output is determined by their input image: the input residual applies. */
@@ -107,7 +112,7 @@ function savedMllmConfig(dir: string): Readonly<MllmConfig> | null {
  * relearned: start a new run with --init from it). A new residual run takes edge maps as no
  * residual base (residualSkipsEdgeMaps); a resumed one keeps what it was trained with.
  */
-function runAdditions(dir: string, saved: Readonly<MllmConfig> | null, o: MllmRecipeOptions, fromConfig: Readonly<MllmConfig> | null): { slotEmbedding: boolean; inputResidual: boolean; residualSkipsEdgeMaps: boolean } {
+function runAdditions(dir: string, saved: Readonly<MllmConfig> | null, o: MllmRecipeOptions, fromConfig: Readonly<MllmConfig> | null): { slotEmbedding: boolean; inputResidual: boolean; residualSkipsEdgeMaps: boolean; definitions: boolean } {
   // a new run keeps the slot embedding of the weights it starts from
   const had = { slotEmbedding: (saved ?? fromConfig)?.slotEmbedding === true, inputResidual: saved?.inputResidual === true };
   if (o.slotEmbedding === false && had.slotEmbedding) throw new Error(`${dir} was trained with the slot embedding; it cannot be dropped (start a new run)`);
@@ -117,7 +122,8 @@ function runAdditions(dir: string, saved: Readonly<MllmConfig> | null, o: MllmRe
   const inputResidual = o.inputResidual ?? had.inputResidual;
   // edge maps are no residual base in new runs; a resumed run keeps what it was trained with
   const residualSkipsEdgeMaps = inputResidual && (saved ? saved.residualSkipsEdgeMaps === true : true);
-  return { slotEmbedding: o.slotEmbedding ?? had.slotEmbedding, inputResidual, residualSkipsEdgeMaps };
+  const definitions = o.definitions ?? (saved ?? fromConfig)?.definitions === true;
+  return { slotEmbedding: o.slotEmbedding ?? had.slotEmbedding, inputResidual, residualSkipsEdgeMaps, definitions };
 }
 
 /** t2i's default caption dropout, the share diffusion models usually train their unconditional branch with. */
@@ -210,21 +216,21 @@ export function samplesToParts(samples: readonly Sample[], tok: PumaTokenizer, e
 }
 
 /** The same caption pair as text-to-image or (probability 0.5) image-to-text. */
-function captionPair(world: EmojiWorld, split: Split, rng: Rng): Sample {
+function captionPair(world: EmojiWorld, split: Split, rng: Rng, opts: SampleOptions): Sample {
   const id = rng.pick(taskItems(world, 'text-to-image', split)) as number;
-  const t2i = makeSample(world, 'text-to-image', split, id, rng);
+  const t2i = makeSample(world, 'text-to-image', split, id, rng, opts);
   if (rng.next() < 0.5) return t2i;
   const caption = String(t2i.meta.caption);
   return { task: 'caption', split, meta: { image: id, caption }, segments: [{ kind: 'image', ref: { image: id }, role: 'input' }, { kind: 'text', text: caption, loss: true }] };
 }
 
 /** n samples of a stage's data from one seeded generator. */
-export function drawSamples(world: EmojiWorld, stage: 'pretrain' | MllmTask, split: Split, n: number, seed: string, captionDropout = 0): Sample[] {
+export function drawSamples(world: EmojiWorld, stage: 'pretrain' | MllmTask, split: Split, n: number, seed: string, captionDropout = 0, opts: SampleOptions = {}): Sample[] {
   const rng = new Rng(`mllm:${stage}:${split}:${seed}`);
-  const one = (task: TaskName) => makeSample(world, task, split, rng.pick(taskItems(world, task, split)), rng);
+  const one = (task: TaskName) => makeSample(world, task, split, rng.pick(taskItems(world, task, split)), rng, opts);
   switch (stage) {
     case 'pretrain':
-      return Array.from({ length: n }, () => captionPair(world, split, rng));
+      return Array.from({ length: n }, () => captionPair(world, split, rng, opts));
     case 't2i': {
       // its own generator, so the samples that keep their caption are those drawn without dropout
       const drop = new Rng(`mllm:t2i:${split}:${seed}:drop`);
@@ -406,8 +412,13 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   }
   const from = o.stage === 'instruct' && !resumed ? (fromRun ? init : mllmRunDir(o.runs, init as 'pretrain' | MllmTask)) : null;
   const fromConfig = from ? savedMllmConfig(from) : null;
-  const additions = runAdditions(dir, saved?.config ?? null, o, fromConfig);
-  const { slotEmbedding, inputResidual } = additions;
+  if (o.definitions && stage !== 't2i' && stage !== 'pretrain') throw new Error('--definitions is for --stage pretrain and --task t2i only');
+  const withCaptions = stage === 't2i' || stage === 'pretrain';
+  const ra = runAdditions(dir, saved?.config ?? null, o, fromConfig);
+  // only the stages whose captions name images take definitions (an edit run from a t2i one does not)
+  const additions = { ...ra, definitions: ra.definitions && withCaptions };
+  const { slotEmbedding, inputResidual, definitions } = additions;
+  const sampleOpts: SampleOptions = { definitions };
   const config = smallMllmConfig(tok.vocabSize, tok.special, encoder.featureDim, additions);
   const mllm = new PumaMLLM(config);
   if (from) {
@@ -423,7 +434,7 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   mllm.scaleWeights = resolveScaleWeights(o.scaleWeights);
   mkdirSync(dir, { recursive: true });
   writeConfigJson(join(dir, 'config.json'), mllmConfigJson(config), {
-    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' ? { captionDropout } : {}), ...(o.stage === 'instruct' ? { init: recordedInit ?? init } : {}), ...(selfFeed ? { selfFeed, selfFeedPasses } : {}), ...(slotEmbedding ? { slotEmbedding, slotLr: SLOT_LR_FACTOR * lr.llm } : {}), ...(inputResidual ? { inputResidual } : {}) },
+    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' ? { captionDropout } : {}), ...(o.stage === 'instruct' ? { init: recordedInit ?? init } : {}), ...(selfFeed ? { selfFeed, selfFeedPasses } : {}), ...(slotEmbedding ? { slotEmbedding, slotLr: SLOT_LR_FACTOR * lr.llm } : {}), ...(inputResidual ? { inputResidual } : {}), ...(definitions ? { definitions } : {}) },
   });
   const adapters = [...mllm.projector.parameters(), ...mllm.regression_head.parameters()];
   const opt = new AdamW([
@@ -433,8 +444,8 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
     ...(mllm.slot_embedding ? [{ params: mllm.slot_embedding.parameters(), lr: SLOT_LR_FACTOR * lr.llm, name: 'slot embedding' }] : []),
   ], { beta2: 0.95, weightDecay: 0.01 });
   const valSamples = o.stage === 'pretrain'
-    ? drawSamples(world, 'pretrain', 'val', 32, 'eval')
-    : drawSamples(world, stage, 'val', 16, 'eval');
+    ? drawSamples(world, 'pretrain', 'val', 32, 'eval', 0, sampleOpts)
+    : drawSamples(world, stage, 'val', 16, 'eval', 0, sampleOpts);
   // features are recomputed per evaluation (cheap next to the LLM) so nothing large stays resident
   const valBatches = () => {
     const batches: MllmPart[][][] = [];
@@ -454,7 +465,7 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
     schedule: warmupCosine({ warmupSteps: Math.max(10, Math.round(steps * (o.stage === 'pretrain' ? 0.03 : 0.05))), totalSteps: steps, minRatio: 0.05 }),
     clipGrad: 5.0,
     step: (i) => {
-      const teacher = samplesToParts(drawSamples(world, stage, 'train', B, `${seed}:${i}`, captionDropout), tok, encoder, world);
+      const teacher = samplesToParts(drawSamples(world, stage, 'train', B, `${seed}:${i}`, captionDropout, sampleOpts), tok, encoder, world);
       const batch = selfFeed ? feedOwnPredictions(mllm, teacher, selfFeed, new Rng(`mllm:self-feed:${seed}:${i}`), selfFeedPasses) : teacher;
       const l = mllm.loss(batch);
       l.loss.backward();
