@@ -370,3 +370,36 @@ test('adamw kernel: native and reference update identically', { skip }, () => {
   assertClose(vn, vr, { rtol: 1e-5, atol: 1e-9 }, 'adamw v');
   assert.ok(pn.some((x, i) => x !== p[i]), 'adamw changed nothing');
 });
+
+test('copyStrided kernel: random layouts, accumulate, int32, sizes that split rows across threads', { skip }, () => {
+  const native = loadNativeBackend()!;
+  const g = new T.Generator(31);
+  /** Row-major strides of `shape` permuted by `order` (outermost first), as a permuted view's. */
+  const layout = (shape: number[], order: number[]) => {
+    const strides = new Array<number>(shape.length);
+    let s = 1;
+    for (let i = order.length - 1; i >= 0; i--) {
+      strides[order[i]] = s;
+      s *= shape[order[i]];
+    }
+    return strides;
+  };
+  for (let c = 0; c < 40; c++) {
+    const nd = randInt(g, 1, 5);
+    // one case in four large enough to run on several threads (> 2^15 elements)
+    const big = c % 4 === 0;
+    const shape = Array.from({ length: nd }, () => randInt(g, 1, big ? 24 : 7));
+    if (big) shape[0] = Math.max(shape[0], Math.ceil(40000 / shape.slice(1).reduce((a, b) => a * b, 1)));
+    const size = shape.reduce((a, b) => a * b, 1);
+    const ss = layout(shape, perm(g, nd)), ds = layout(shape, perm(g, nd));
+    const so = randInt(g, 0, 5), dso = randInt(g, 0, 5);
+    const acc = c % 3 === 1, int = c % 5 === 2;
+    const make = (n: number) => (int ? Int32Array.from({ length: n }, () => randInt(g, -99, 99)) : Float32Array.from(randn(g, [n]).toArray()));
+    const src = make(so + size), dst0 = make(dso + size);
+    const ours = dst0.slice(), ref = dst0.slice();
+    const [ss32, ds32, shape32] = [ss, ds, shape].map((x) => Int32Array.from(x));
+    native.copyStrided(src, so, ss32, ours, dso, ds32, shape32, acc);
+    referenceBackend.copyStrided(src, so, ss32, ref, dso, ds32, shape32, acc);
+    assert.deepEqual(ours, ref, `shape ${shape} src strides ${ss} dst strides ${ds} acc ${acc} int ${int}`);
+  }
+});

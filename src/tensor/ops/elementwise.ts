@@ -5,7 +5,7 @@ import { record, setAutogradOps } from '../autograd.js';
 import { scalar } from '../creation.js';
 import { broadcastShapes, broadcastStrides, collapseDims, contiguousStrides, formatShape, shapesEqual } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { assertFloat, dense, i32 } from './util.js';
+import { assertFloat, copyStrided, dense, i32 } from './util.js';
 import { copyRaw, sumToShape } from './views.js';
 
 function unaryRaw(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
@@ -182,7 +182,7 @@ export function mulInPlace(a: Tensor, s: number): void {
 /** dst = src (same shape; src may be any layout). */
 export function copyInPlace(dst: Tensor, src: Tensor): void {
   if (!shapesEqual(dst.shape, src.shape)) throw new RangeError(`copyInPlace: ${formatShape(src.shape)} into ${formatShape(dst.shape)}`);
-  backend().copyStrided(src.storage.data, src.offset, i32(src.strides), dst.storage.data, dst.offset, i32(dst.strides), i32(dst.shape), false);
+  copyStrided(src.storage.data, src.offset, src.strides, dst.storage.data, dst.offset, dst.strides, dst.shape);
 }
 
 export function fillInPlace(t: Tensor, value: number): void {

@@ -1,19 +1,16 @@
 // View and layout ops: reshape, permute, transpose, narrow/slice, expand, squeeze/unsqueeze,
 // contiguous, and the copying ops cat/stack with their split/chunk inverses.
-import { backend } from '../../backend/index.js';
 import { record } from '../autograd.js';
 import { zeros } from '../creation.js';
 import { broadcastStrides, contiguousStrides, formatShape, normDim, sizeOf, shapesEqual } from '../shape.js';
 import { Tensor, type Shape } from '../tensor.js';
-import { i32, setCopyRaw } from './util.js';
+import { copyStrided, setCopyRaw } from './util.js';
 
 /** Copies t into a new contiguous tensor (no gradient recorded). */
 export function copyRaw(t: Tensor): Tensor {
   const out = Tensor.empty(t.shape, t.dtype);
   if (t.size === 0) return out;
-  backend().copyStrided(
-    t.storage.data, t.offset, i32(t.strides), out.storage.data, 0, i32(contiguousStrides(t.shape)), i32(t.shape), false,
-  );
+  copyStrided(t.storage.data, t.offset, t.strides, out.storage.data, 0, contiguousStrides(t.shape), t.shape);
   return out;
 }
 setCopyRaw(copyRaw);
@@ -92,7 +89,7 @@ export function narrow(t: Tensor, dim: number, start: number, length: number): T
   return record(out, 'narrow', [t], (g) => {
     const gx = zeros(t.shape);
     const region = gx.restride(shape, gx.strides, start * gx.strides[d]);
-    backend().copyStrided(g.storage.data, g.offset, i32(g.strides), gx.storage.data, region.offset, i32(region.strides), i32(shape), false);
+    copyStrided(g.storage.data, g.offset, g.strides, gx.storage.data, region.offset, region.strides, shape);
     region.dispose();
     return [gx];
   });
@@ -174,7 +171,7 @@ export function cat(ts: readonly Tensor[], dim = 0): Tensor {
   let at = 0;
   for (const t of ts) {
     if (t.size > 0) {
-      backend().copyStrided(t.storage.data, t.offset, i32(t.strides), out.storage.data, at * os[d], i32(os), i32(t.shape), false);
+      copyStrided(t.storage.data, t.offset, t.strides, out.storage.data, at * os[d], os, t.shape);
     }
     at += t.shape[d];
   }
