@@ -3,7 +3,10 @@
 // input's own f0 with the same noise; "delta" = input + (edited decode - input's decode),
 // clamped: the decoder's blur is in both decodes and cancels, the change stays. PSNR to the
 // true target, by kind of edit.
-//   node --import tsx scripts/analysis/edit-delta.ts [bundle] [task: edit|colorize|inpaint|canny] [n] [seed]
+// With guidance g (the fifth argument, default 1), the MLLM's regression is guided as
+// InstructPix2Pix guides its text: f = f(input) + g (f(input, instruction) - f(input)), the
+// unconditional branch the input with an empty instruction.
+//   node --import tsx scripts/analysis/edit-delta.ts [bundle] [task: edit|colorize|inpaint|canny] [n] [seed] [guidance]
 import { loadEmojiWorld } from '../../src/data/emoji/world.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
 import { mllmFor } from '../../src/pipelines/model.js';
@@ -16,8 +19,8 @@ import { decodeMany, mean } from '../../src/eval/common.js';
 import { psnr } from '../../src/eval/metrics.js';
 import * as T from '../../src/tensor/index.js';
 
-const [dir = 'models/puma-emoji', task = 'edit', nArg = '16', seedArg = '0'] = process.argv.slice(2);
-const n = Number(nArg), seed = Number(seedArg);
+const [dir = 'models/puma-emoji', task = 'edit', nArg = '16', seedArg = '0', gArg = '1'] = process.argv.slice(2);
+const n = Number(nArg), seed = Number(seedArg), guidance = Number(gArg);
 const world = loadEmojiWorld();
 const puma = loadPuma(dir);
 const { mllm } = mllmFor(puma, mllmTaskOf(task as ImageTask));
@@ -29,8 +32,10 @@ cases.forEach((c, i) => {
   T.tidy(() => {
     const scales = encodeScales(puma, c.input);
     own.push(scales[0].keep());
-    const parts = instructionParts(puma.tokenizer, coarseToFine(scales).reshape([IMAGE_SLOTS, -1]), c.text, task === 'canny');
-    edited.push(mllm.generateImage(parts, { upToScale: 0 })[0]!.keep());
+    const feats = coarseToFine(scales).reshape([IMAGE_SLOTS, -1]);
+    const parts = instructionParts(puma.tokenizer, feats, c.text, task === 'canny');
+    const unconditional = instructionParts(puma.tokenizer, feats, '', task === 'canny');
+    edited.push(mllm.generateImage(parts, { upToScale: 0, guidance, unconditional })[0]!.keep());
   });
 });
 process.stderr.write('\ndecoding\n');
@@ -42,7 +47,7 @@ const delta = T.tidy(() => input.add(dEdit.sub(dOwn)).clamp(0, 1).keep());
 const scaled = Object.fromEntries([0.5, 1.5, 2, 3].map((s) => [`input + ${s} x change`, psnr(T.tidy(() => input.add(dEdit.sub(dOwn).mul(s)).clamp(0, 1)), target)]));
 const rows = { 'f0 decoded': psnr(dEdit, target), 'input + change': psnr(delta, target), ...scaled, 'input as is': psnr(input, target), "input's own f0 decoded": psnr(dOwn, target) };
 const kinds = samples.map((s) => String(s.meta.kind ?? task));
-console.log(`${task}, ${cases.length} held-out cases, seed ${seed}, PSNR to the target (dB)`);
+console.log(`${task}, ${cases.length} held-out cases, seed ${seed}, MLLM guidance ${guidance}, PSNR to the target (dB)`);
 console.log(`| kind (cases) | ${Object.keys(rows).join(' | ')} |`);
 console.log(`|---|${Object.keys(rows).map(() => '---:').join('|')}|`);
 for (const k of [...new Set(kinds), 'all']) {
