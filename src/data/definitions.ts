@@ -56,10 +56,18 @@ export class Dictionary {
     for (const pos of POS_ORDER) {
       const found = this.lookup(pos, key);
       if (found === undefined) continue;
-      // the commonest sense in which the word is not a proper name ("badger" the animal, not a Wisconsinite)
-      const senses = found.offsets.map((o) => this.synset(pos, o));
-      const common = senses.find((s) => s.words.includes(found.lemma)) ?? senses[0];
-      out = common.definition;
+      // the commonest sense in which the word is not a proper name ("badger" the animal, not a
+      // Wisconsinite), read in order until found; else the commonest
+      let first: string | null = null;
+      for (const offset of found.offsets) {
+        const s = this.synset(pos, offset);
+        first ??= s.definition;
+        if (s.words.includes(found.lemma)) {
+          out = s.definition;
+          break;
+        }
+      }
+      out ??= first;
       break;
     }
     this.cache.set(key, out);

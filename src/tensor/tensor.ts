@@ -1,8 +1,8 @@
 // The Tensor: a strided view over a reference-counted Storage, with autograd links.
-import { backend } from '../backend/index.js';
 import { Storage, track, untrack, type DType, type Disposable } from './memory.js';
 import type { GradNode } from './autograd.js';
-import { collapseDims, contiguousStrides, formatShape, sizeOf } from './shape.js';
+import { copyStrided } from './copy.js';
+import { contiguousStrides, formatShape, sizeOf } from './shape.js';
 
 export type { DType } from './memory.js';
 export type Shape = readonly number[];
@@ -124,10 +124,7 @@ export class Tensor implements Disposable {
   contiguousData(): Float32Array | Int32Array {
     if (this.isContiguous) return this.dtype === 'float32' ? this.data : this.dataI32;
     const out = Storage.allocate(this.dtype, this.size);
-    const c = collapseDims(this.shape, [[...this.strides], contiguousStrides(this.shape)]);
-    backend().copyStrided(
-      this.storage.data, this.offset, Int32Array.from(c.strides[0]), out.data, 0, Int32Array.from(c.strides[1]), Int32Array.from(c.shape), false,
-    );
+    copyStrided(this.storage.data, this.offset, this.strides, out.data, 0, contiguousStrides(this.shape), this.shape);
     const copy = out.data.slice();
     out.release();
     return copy;

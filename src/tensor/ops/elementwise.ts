@@ -5,7 +5,8 @@ import { record, setAutogradOps } from '../autograd.js';
 import { scalar } from '../creation.js';
 import { broadcastShapes, broadcastStrides, collapseDims, contiguousStrides, formatShape, shapesEqual } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { assertFloat, copyStrided, dense, i32 } from './util.js';
+import { copyStrided } from '../copy.js';
+import { assertFloat, dense, i32 } from './util.js';
 import { copyRaw, sumToShape } from './views.js';
 
 function unaryRaw(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {

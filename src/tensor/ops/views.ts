@@ -4,7 +4,8 @@ import { record } from '../autograd.js';
 import { zeros } from '../creation.js';
 import { broadcastStrides, contiguousStrides, formatShape, normDim, sizeOf, shapesEqual } from '../shape.js';
 import { Tensor, type Shape } from '../tensor.js';
-import { copyStrided, setCopyRaw } from './util.js';
+import { copyStrided } from '../copy.js';
+import { setCopyRaw } from './util.js';
 
 /** Copies t into a new contiguous tensor (no gradient recorded). */
 export function copyRaw(t: Tensor): Tensor {

@@ -112,7 +112,7 @@ function savedMllmConfig(dir: string): Readonly<MllmConfig> | null {
  * relearned: start a new run with --init from it). A new residual run takes edge maps as no
  * residual base (residualSkipsEdgeMaps); a resumed one keeps what it was trained with.
  */
-function runAdditions(dir: string, saved: Readonly<MllmConfig> | null, o: MllmRecipeOptions, fromConfig: Readonly<MllmConfig> | null): { slotEmbedding: boolean; inputResidual: boolean; residualSkipsEdgeMaps: boolean; definitions: boolean } {
+function runAdditions(dir: string, saved: Readonly<MllmConfig> | null, o: MllmRecipeOptions, fromConfig: Readonly<MllmConfig> | null): { slotEmbedding: boolean; inputResidual: boolean; residualSkipsEdgeMaps: boolean } {
   // a new run keeps the slot embedding of the weights it starts from
   const had = { slotEmbedding: (saved ?? fromConfig)?.slotEmbedding === true, inputResidual: saved?.inputResidual === true };
   if (o.slotEmbedding === false && had.slotEmbedding) throw new Error(`${dir} was trained with the slot embedding; it cannot be dropped (start a new run)`);
@@ -122,8 +122,7 @@ function runAdditions(dir: string, saved: Readonly<MllmConfig> | null, o: MllmRe
   const inputResidual = o.inputResidual ?? had.inputResidual;
   // edge maps are no residual base in new runs; a resumed run keeps what it was trained with
   const residualSkipsEdgeMaps = inputResidual && (saved ? saved.residualSkipsEdgeMaps === true : true);
-  const definitions = o.definitions ?? (saved ?? fromConfig)?.definitions === true;
-  return { slotEmbedding: o.slotEmbedding ?? had.slotEmbedding, inputResidual, residualSkipsEdgeMaps, definitions };
+  return { slotEmbedding: o.slotEmbedding ?? had.slotEmbedding, inputResidual, residualSkipsEdgeMaps };
 }
 
 /** t2i's default caption dropout, the share diffusion models usually train their unconditional branch with. */
@@ -412,12 +411,13 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   }
   const from = o.stage === 'instruct' && !resumed ? (fromRun ? init : mllmRunDir(o.runs, init as 'pretrain' | MllmTask)) : null;
   const fromConfig = from ? savedMllmConfig(from) : null;
-  if (o.definitions && stage !== 't2i' && stage !== 'pretrain') throw new Error('--definitions is for --stage pretrain and --task t2i only');
+  // definitions: only the stages whose captions name images (an edit run from a t2i one has none);
+  // a run keeps what its config, or the one it starts from, says
   const withCaptions = stage === 't2i' || stage === 'pretrain';
-  const ra = runAdditions(dir, saved?.config ?? null, o, fromConfig);
-  // only the stages whose captions name images take definitions (an edit run from a t2i one does not)
-  const additions = { ...ra, definitions: ra.definitions && withCaptions };
-  const { slotEmbedding, inputResidual, definitions } = additions;
+  if (o.definitions && !withCaptions) throw new Error('--definitions is for --stage pretrain and --task t2i only');
+  const definitions = withCaptions && (o.definitions ?? (saved?.config ?? fromConfig)?.definitions === true);
+  const additions = { ...runAdditions(dir, saved?.config ?? null, o, fromConfig), definitions };
+  const { slotEmbedding, inputResidual } = additions;
   const sampleOpts: SampleOptions = { definitions };
   const config = smallMllmConfig(tok.vocabSize, tok.special, encoder.featureDim, additions);
   const mllm = new PumaMLLM(config);
