@@ -77,7 +77,7 @@ export function registerTrainCommands(program: Command): void {
       if (!(n > 0 && n < 1)) throw new Error(`--lr must be a number in (0, 1), got '${v}'`);
       return n;
     })
-    .option('--caption-dropout <p>', `t2i only: share of captions dropped, so text guidance has a trained unconditional branch (our addition; default ${CAPTION_DROPOUT})`, (v) => {
+    .option('--caption-dropout <p>', `t2i and edit: share of captions (edit: instructions) dropped, so text guidance has a trained unconditional branch (our addition; default ${CAPTION_DROPOUT} for t2i, 0 for edit)`, (v) => {
       const n = Number(v);
       if (!(n >= 0 && n < 1)) throw new Error(`--caption-dropout must be a number in [0, 1), got '${v}'`);
       return n;

@@ -147,8 +147,9 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
   const set = retrievalSet(world, ev, opts.split ?? 'test');
   const concepts = items.map((i) => i.concept);
   const known = concepts.map(knownWordsTest(world));
-  const row = (scale: string, a: T.Tensor, b: T.Tensor): Omit<T2iRow, 'r5Own' | 'kind1Own'> => {
-    const ab = [a, b];
+  // ab: the two seeds' images of each prompt, or one image per prompt (then no diversity)
+  const row = (scale: string, ...ab: T.Tensor[]): Omit<T2iRow, 'r5Own' | 'kind1Own'> => {
+    const [a, b] = ab;
     // both seeds' retrievals in a row: prompt i's are at i and i + prompts.length
     const found = ab.flatMap((x) => conceptRetrieval(ev, x, concepts, set)), ranks = found.map((r) => r.rank);
     // the names of known words only, their seeds in the same order
@@ -158,8 +159,8 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
       scale,
       clipI: mean(ab.flatMap((x) => ev.imageSimilarity(x, gt))),
       clipT: mean(ab.flatMap((x) => ev.textSimilarity(x, prompts))),
-      psnrD: mean(psnr(a, b)),
-      distD: 1 - mean(ev.imageSimilarity(a, b)),
+      psnrD: b ? mean(psnr(a, b)) : NaN,
+      distD: b ? 1 - mean(ev.imageSimilarity(a, b)) : NaN,
       r1: mean(ranks.map((r) => (r < 1 ? 1 : 0))),
       r5: mean(ranks.map((r) => (r < 5 ? 1 : 0))),
       r5Known: anyKnown ? mean(foundKnown.map((r) => (r.rank < 5 ? 1 : 0))) : NaN,
@@ -181,6 +182,10 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
     rows.push({ ...row('5-scale Max', picks[0], picks[1]), r5Own: NaN, kind1Own: NaN });
     picks.forEach((p) => p.dispose());
   }
+  // `puma generate --best` over two seeds: the one image of the ten (2 seeds x 5 scales) the model's CLIP scores highest
+  const both = decoded.flat(), all = pickRows(both, bestScale(model, both, prompts));
+  rows.push({ ...row(`Max of 2 seeds x ${scales.length} scales`, all), r5Own: NaN, kind1Own: NaN });
+  all.dispose();
   decoded.flat().forEach((t) => t.dispose());
   feats.flat().forEach((t) => t?.dispose());
   gt.dispose();

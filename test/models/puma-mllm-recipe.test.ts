@@ -75,6 +75,28 @@ test('t2i caption dropout: some samples lose their caption, the others are those
   assert.deepEqual(ids, [[tok.special.bos], [tok.special.imgStart], [tok.special.imgEnd], [tok.special.eos]]);
 });
 
+test('edit instruction dropout: a dropped instruction is the empty one that instruction guidance reads, the images stay', () => {
+  const plain = drawSamples(world, 'edit', 'train', 200, 'e');
+  const dropped = drawSamples(world, 'edit', 'train', 200, 'e', 0.3);
+  assert.deepEqual(drawSamples(world, 'edit', 'train', 200, 'e', 0), plain, 'no dropout by default');
+  const bare = dropped.filter((s, i) => JSON.stringify(s) !== JSON.stringify(plain[i]));
+  assert.ok(bare.length > 35 && bare.length < 85, `${bare.length} of 200 without instruction at p = 0.3`);
+  dropped.forEach((s, i) => {
+    assert.deepEqual(s.segments.filter((g) => g.kind === 'image'), plain[i].segments.filter((g) => g.kind === 'image'), 'input and target stay');
+  });
+  // the tokens between the two images are those of instructionParts(.., '') (edit-delta.ts's unconditional branch)
+  const tok = runTokenizer(world, runs);
+  const feats = T.zeros([IMAGE_SLOTS, 128]);
+  const between = (parts: readonly { kind: string }[]) => parts.slice(parts.findIndex((p) => p.kind === 'image') + 1)
+    .filter((p) => p.kind === 'tokens').map((p) => (p as { ids: number[] }).ids);
+  const trained = tokenizeSample(bare[0], tok);
+  const atInference = instructionParts(tok, feats, '');
+  const textAfterInput = between(trained).slice(0, between(atInference).length);
+  assert.deepEqual(textAfterInput, between(atInference));
+  assert.notDeepEqual(between(tokenizeSample(plain[dropped.indexOf(bare[0])], tok)).slice(0, between(atInference).length), between(atInference), 'the instruction itself is gone');
+  feats.dispose();
+});
+
 test('features enter coarse to fine: the f4 slot is the mean of the 256 f0 slots', () => {
   const tok = runTokenizer(world, runs);
   T.manualSeed(1);
@@ -157,7 +179,7 @@ test('puma train mllm: clear errors, then pretraining and instruction tuning run
   await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', init: 't2i', steps: 1 }), /--stage instruct --task t2i/);
   await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', init: 'edit', steps: 1 }), /cannot start from itself/);
   await assert.rejects(trainMllm({ data, runs, stage: 'pretrain', init: 't2i', steps: 1 }), /--init is for --stage instruct/);
-  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'edit', captionDropout: 0.1, steps: 1 }), /--caption-dropout is for --task t2i/);
+  await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 'cond', captionDropout: 0.1, steps: 1 }), /--caption-dropout is for --task t2i\|edit/);
   await assert.rejects(trainMllm({ data, runs, stage: 'instruct', task: 't2i', captionDropout: 1, steps: 1 }), /--caption-dropout must be in \[0, 1\)/);
   await trainMllm({ data, runs, stage: 'instruct', task: 'edit', init: 'understand', steps: 0, batch: 2, progress: false });
   assert.equal(JSON.parse(readFileSync(join(mllmRunDir(runs, 'edit'), 'config.json'), 'utf8')).recipe.init, 'understand');

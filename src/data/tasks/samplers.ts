@@ -15,7 +15,7 @@ import {
 import type { EmojiWorld } from '../emoji/world.js';
 import { Rng } from '../rng.js';
 import { boxToPosTokens } from '../tokenizer/special.js';
-import { type Sample, type Segment, SYSTEM_MESSAGE, type TaskName, TASKS } from './sample.js';
+import { type Sample, type Segment, instructionText, SYSTEM_MESSAGE, type TaskName, TASKS } from './sample.js';
 import { CAPTION_PROMPTS, COND, EDIT, GROUND, pickFill, QUESTIONS, T2I } from './templates.js';
 
 export type EditKind = 'style' | 'tone-add' | 'tone-remove' | 'tone-change' | 'gender';
@@ -117,7 +117,7 @@ export function makeSample(world: EmojiWorld, task: TaskName, split: Split, item
   if (task === 'edit') {
     const pair = item as EditPair;
     const instruction = editInstruction(world, pair, rng);
-    return sample([image({ image: pair.source }, 'input'), text(` ${instruction} `), image({ image: pair.target }, 'target')], {
+    return sample([image({ image: pair.source }, 'input'), text(instructionText(instruction)), image({ image: pair.target }, 'target')], {
       kind: pair.kind,
       source: pair.source,
       target: pair.target,
@@ -158,7 +158,7 @@ export function makeSample(world: EmojiWorld, task: TaskName, split: Split, item
       let prompt = captionVariant(concept, img.style, rng, ['label', 'style']).caption;
       const withInstruction = rng.next() < 0.5;
       if (withInstruction) prompt = `${rng.pick(COND[task])} ${prompt}`;
-      return sample([image(input, 'input'), text(` ${prompt} `), image({ image: id }, 'target')], {
+      return sample([image(input, 'input'), text(instructionText(prompt)), image({ image: id }, 'target')], {
         image: id,
         prompt,
         withInstruction,

@@ -1,7 +1,7 @@
 // Prompts for generation in the training layouts: the same tokens the model saw, cut where it
 // has to continue (after `ASSISTANT:` for an answer; generateImage adds `[IMG]` itself).
 import type { Segment } from '../../data/tasks/sample.js';
-import { SYSTEM_MESSAGE } from '../../data/tasks/sample.js';
+import { instructionText, SYSTEM_MESSAGE } from '../../data/tasks/sample.js';
 import { tokenizeSample } from '../../data/tasks/sequence.js';
 import type { PumaTokenizer } from '../../data/tokenizer/tokenizer.js';
 import type { Tensor } from '../../tensor/index.js';
@@ -46,7 +46,7 @@ export function questionParts(tok: PumaTokenizer, features: Tensor, question: st
 export function instructionParts(tok: PumaTokenizer, features: Tensor, text: string, edgeMap = false): MllmPart[] {
   const parts = promptParts([
     { kind: 'image', ref: { image: 0 }, role: 'input' },
-    { kind: 'text', text: ` ${text} `, loss: false },
+    { kind: 'text', text: instructionText(text), loss: false },
   ], tok, [features]);
   return edgeMap ? parts.map((p) => (p.kind === 'image' ? { ...p, edgeMap } : p)) : parts;
 }

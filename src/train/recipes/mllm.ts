@@ -8,7 +8,7 @@ import { loadEmojiWorld, type EmojiWorld } from '../../data/emoji/world.js';
 import type { Split } from '../../data/emoji/meta.js';
 import { Rng } from '../../data/rng.js';
 import { makeSample, type SampleOptions, sampleTask, taskItems } from '../../data/tasks/samplers.js';
-import type { Sample, TaskName } from '../../data/tasks/sample.js';
+import { instructionText, type Sample, type TaskName } from '../../data/tasks/sample.js';
 import { tokenizeSample } from '../../data/tasks/sequence.js';
 import type { PumaTokenizer } from '../../data/tokenizer/tokenizer.js';
 import { CLIP_MEAN, CLIP_STD } from '../../io/image.js';
@@ -42,9 +42,11 @@ export interface MllmRecipeOptions extends RecipeOptions {
   /** The backbone's peak learning rate (the adapters get twice it); MLLM_LR by default. */
   lr?: number;
   /**
-   * t2i only: the share of samples whose caption is dropped (`<s> [IMG] ...`), so that the
-   * unconditional branch of text guidance is a prompt the model was trained on. Our addition,
-   * not the paper's; CAPTION_DROPOUT by default, 0 turns it off.
+   * t2i and edit: the share of samples whose caption is dropped (`<s> [IMG] ...`; for edit the
+   * instruction is left empty, as `instructionParts(.., '')` writes it), so that the unconditional
+   * branch of text (instruction) guidance is a prompt the model was trained on. Our addition,
+   * not the paper's (InstructPix2Pix drops its instruction so); CAPTION_DROPOUT by default for
+   * t2i, 0 for edit; 0 turns it off.
    */
   captionDropout?: number;
   /**
@@ -238,9 +240,15 @@ export function drawSamples(world: EmojiWorld, stage: 'pretrain' | MllmTask, spl
         return captionDropout > 0 && drop.next() < captionDropout ? { ...s, segments: s.segments.filter((x) => x.kind === 'image') } : s;
       });
     }
-    case 'edit':
-      // kind-balanced, as sampleTask draws edits
-      return sampleTask(world, 'edit', split, n, rng.int(2 ** 31));
+    case 'edit': {
+      // kind-balanced, as sampleTask draws edits; a dropped instruction is left empty, as the
+      // unconditional branch of instruction guidance writes it (instructionParts)
+      const drop = new Rng(`mllm:edit:${split}:${seed}:drop`);
+      return sampleTask(world, 'edit', split, n, rng.int(2 ** 31)).map((s) =>
+        captionDropout > 0 && drop.next() < captionDropout
+          ? { ...s, segments: s.segments.map((x) => (x.kind === 'text' ? { ...x, text: instructionText('') } : x)) }
+          : s);
+    }
     case 'cond':
       return Array.from({ length: n }, () => one(rng.pick(['inpaint', 'colorize'] as const)));
     case 'canny':
@@ -384,8 +392,8 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   const init = o.init ?? 'pretrain';
   if (o.stage === 'pretrain' && o.init) throw new Error('--init is for --stage instruct only');
   if (o.stage === 'instruct' && init === stage) throw new Error(`--init ${init}: a stage cannot start from itself`);
-  if (o.captionDropout !== undefined && stage !== 't2i') throw new Error('--caption-dropout is for --task t2i only');
-  const captionDropout = stage === 't2i' ? o.captionDropout ?? CAPTION_DROPOUT : 0;
+  if (o.captionDropout !== undefined && stage !== 't2i' && stage !== 'edit') throw new Error('--caption-dropout is for --task t2i|edit only');
+  const captionDropout = stage === 't2i' ? o.captionDropout ?? CAPTION_DROPOUT : stage === 'edit' ? o.captionDropout ?? 0 : 0;
   if (!(captionDropout >= 0 && captionDropout < 1)) throw new Error(`--caption-dropout must be in [0, 1), got ${o.captionDropout}`);
   if (o.selfFeed !== undefined && !WRITES_IMAGES.includes(stage as MllmTask)) throw new Error(`--self-feed is for --task ${WRITES_IMAGES.join('|')} only`);
   if (o.inputResidual && !IMAGE_TO_IMAGE.includes(stage as MllmTask)) throw new Error(`--input-residual is for --task ${IMAGE_TO_IMAGE.join('|')} only`);
@@ -434,7 +442,7 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   mllm.scaleWeights = resolveScaleWeights(o.scaleWeights);
   mkdirSync(dir, { recursive: true });
   writeConfigJson(join(dir, 'config.json'), mllmConfigJson(config), {
-    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' ? { captionDropout } : {}), ...(o.stage === 'instruct' ? { init: recordedInit ?? init } : {}), ...(selfFeed ? { selfFeed, selfFeedPasses } : {}), ...(slotEmbedding ? { slotEmbedding, slotLr: SLOT_LR_FACTOR * lr.llm } : {}), ...(inputResidual ? { inputResidual } : {}), ...(definitions ? { definitions } : {}) },
+    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' || captionDropout ? { captionDropout } : {}), ...(o.stage === 'instruct' ? { init: recordedInit ?? init } : {}), ...(selfFeed ? { selfFeed, selfFeedPasses } : {}), ...(slotEmbedding ? { slotEmbedding, slotLr: SLOT_LR_FACTOR * lr.llm } : {}), ...(inputResidual ? { inputResidual } : {}), ...(definitions ? { definitions } : {}) },
   });
   const adapters = [...mllm.projector.parameters(), ...mllm.regression_head.parameters()];
   const opt = new AdamW([
