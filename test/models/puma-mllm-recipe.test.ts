@@ -88,7 +88,7 @@ test('edit instruction dropout: a dropped instruction is the empty one that inst
   const tok = runTokenizer(world, runs);
   const feats = T.zeros([IMAGE_SLOTS, 128]);
   const between = (parts: readonly { kind: string }[]) => parts.slice(parts.findIndex((p) => p.kind === 'image') + 1)
-    .filter((p) => p.kind === 'tokens').map((p) => (p as { ids: number[] }).ids);
+    .filter((p) => p.kind === 'tokens').map((p) => (p as unknown as { ids: number[] }).ids);
   const trained = tokenizeSample(bare[0], tok);
   const atInference = instructionParts(tok, feats, '');
   const textAfterInput = between(trained).slice(0, between(atInference).length);
