@@ -14,7 +14,7 @@ import { canny2img } from '../pipelines/canny2img.js';
 import { colorize } from '../pipelines/colorize.js';
 import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
 import { edit, FINE_SCALES } from '../pipelines/edit.js';
-import { ALL_SCALES, checkScales, DEFINE_WHEN, type DefineWhen, generate, modelPrompt, unseenNote, unseenWords, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
+import { ALL_SCALES, checkScales, DEFINE_WHEN, type DefineWhen, generate, modelPrompt, unseenNote, unseenWords, type GenerateResult, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
 import { ground } from '../pipelines/ground.js';
 import { holeMask, inpaint, inpaintScales, parseBox, type Box } from '../pipelines/inpaint.js';
 import { mllmFor, type PumaModel } from '../pipelines/model.js';
@@ -86,9 +86,12 @@ function writeSettings(out: string, settings: Record<string, unknown>): void {
   writeFileSync(join(out, 'settings.json'), `${JSON.stringify(settings, null, 2)}\n`);
 }
 
-/** Writes each seed's images (f<k>-seed<s>.png), the input, and a grid when there are several images. */
+/**
+ * Writes each seed's images (f<k>-seed<s>.png), the input, a grid when there are several images,
+ * and for 5-scale Max each seed's best (best-seed<s>.png) and the best of all (best.png).
+ */
 async function writeImageTask(
-  f: ImageFlags, r: ImageTaskResult & { input?: Image; text?: string }, title: string, settings: Record<string, unknown>,
+  f: ImageFlags, r: ImageTaskResult & { input?: Image; text?: string; best?: GenerateResult['best'] }, title: string, settings: Record<string, unknown>,
 ): Promise<void> {
   if (process.stderr.isTTY) process.stderr.write('\n');
   const files: string[] = [];
@@ -106,8 +109,10 @@ async function writeImageTask(
       const score = row.scores?.get(k);
       cells.push({ image: im, caption: score === undefined ? `f${k}` : `f${k}${row.best === k ? '*' : ''} ${score.toFixed(3)}` });
       if (row.best === k) await save(im, `best-seed${row.seed}.png`);
+      if (r.best?.seed === row.seed && r.best.scale === k) await save(im, 'best.png');
     }
-    rows.push({ cells, text: `seed ${row.seed}${row.best === undefined ? '' : `: best f${row.best} (5-scale Max by CLIP score)`}` });
+    const ofAll = r.best && r.rows.length > 1 && r.best.seed === row.seed ? ', the best of all seeds' : '';
+    rows.push({ cells, text: `seed ${row.seed}${row.best === undefined ? '' : `: best f${row.best} (5-scale Max by CLIP score)${ofAll}`}` });
   }
   const images = rows.reduce((n, row) => n + row.cells.length, 0);
   if (images > 1) {
@@ -119,11 +124,12 @@ async function writeImageTask(
     : undefined;
   writeSettings(f.out, {
     ...settings, model: f.model, mllm: r.stage, note: r.note, unseenWords: r.unseenWords, scales: f.scales, seeds: f.seeds,
-    steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, scores, files: [...files, 'settings.json'],
+    steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, scores, ...(r.best ? { bestImage: r.best } : {}), files: [...files, 'settings.json'],
   });
   for (const row of r.rows) {
     if (row.best !== undefined) process.stdout.write(`seed ${row.seed}: best f${row.best} (CLIP score ${row.scores!.get(row.best)!.toFixed(3)})\n`);
   }
+  if (r.best) process.stdout.write(`best of all: seed ${r.best.seed} f${r.best.scale} (best.png)\n`);
   process.stdout.write(`wrote ${files.length} file${files.length === 1 ? '' : 's'} to ${f.out}\n`);
 }
 
@@ -154,7 +160,7 @@ function noteMllm(model: PumaModel, task: MllmTask): PumaModel {
 export function registerTaskCommands(program: Command): void {
   imageFlags(program.command('generate').description('text-to-image: the MLLM writes f4..f0, the decoders draw each scale (paper Fig. 1)'), ALL_SCALES, T2I_DECODE_GUIDANCE)
     .argument('<prompt>', 'what to draw, e.g. "grinning face"')
-    .option('--best', "5-scale Max: keep the scale whose image has the highest CLIP score against the prompt", false)
+    .option('--best', '5-scale Max: score every image with CLIP against the prompt; the best per seed is best-seed<s>.png, the best of all best.png (give several --seeds for more to choose from)', false)
     .option('--text-guidance <g>', 'guidance on the prompt inside the MLLM (1 = the paper\'s plain regression)', nonNegative('--text-guidance'), 1)
     .addOption(new Option('--define <when>', 'give the MLLM the prompt as its WordNet definitions: auto = when it has words no training caption has and the MLLM was trained with definitions').choices(DEFINE_WHEN).default('auto'))
     .action(async (prompt: string, f: ImageFlags & { best: boolean; textGuidance: number; define: DefineWhen }) => {

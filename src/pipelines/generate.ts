@@ -1,7 +1,9 @@
 // Text-to-image (paper 3.3, 4.2): after `<s> prompt [IMG]` the MLLM regresses f4, then the 4
 // tokens of f3, ... and stops after the finest scale asked for; each scale's decoder turns its
 // features into images, one decode per seed. `best` is the paper's "5-scale Max" (Table 6): every
-// requested scale is decoded and the image with the highest CLIP score against the prompt kept.
+// requested scale is decoded and the image with the highest CLIP score against the prompt kept,
+// per seed and over all seeds (on the emoji model, the best of 2 seeds x 5 scales comes out as the
+// prompted kind 2.6 points more often than one seed's 5-scale Max: docs/PUMA.md).
 import { wordnet } from '../data/definitions.js';
 import { wordsOf } from '../data/tokenizer/corpus.js';
 import { chwToImage } from '../io/image.js';
@@ -25,7 +27,7 @@ export interface ImageTaskOptions extends Omit<DecodeOptions, 'seed' | 'onStep'>
 }
 
 export interface GenerateOptions extends ImageTaskOptions {
-  /** 5-scale Max: keep, per seed, the scale whose image scores highest with CLIP against the prompt. */
+  /** 5-scale Max: keep, per seed and over all seeds, the image that scores highest with CLIP against the prompt. */
   best?: boolean;
   /** Classifier-free guidance on the prompt in the MLLM (PumaMLLM.generateImage); 1 = the paper's plain regression. */
   textGuidance?: number;
@@ -63,6 +65,11 @@ export interface ImageTaskResult {
   definedPrompt?: string;
 }
 
+/** What generate returns: for `best`, also the one image of all seeds and scales with the highest score. */
+export interface GenerateResult extends ImageTaskResult {
+  best?: { seed: number; scale: number; score: number };
+}
+
 /**
  * Text -> images at the requested scales. The decoders run at T2I_DECODE_GUIDANCE unless
  * `opts.guidance` says otherwise.
@@ -70,9 +77,10 @@ export interface ImageTaskResult {
  * @example
  * const r = generate(puma, 'grinning face', { scales: [4, 0], seeds: [0, 1], best: true });
  * r.rows[0].images.get(0); // [1, 3, 64, 64]
- * r.rows[0].best;          // 4 or 0
+ * r.rows[0].best;          // 4 or 0: seed 0's best scale
+ * r.best;                  // { seed: 1, scale: 4, score: 0.31 }: the best of all four images
  */
-export function generate(model: PumaModel, prompt: string, opts: GenerateOptions = {}): ImageTaskResult {
+export function generate(model: PumaModel, prompt: string, opts: GenerateOptions = {}): GenerateResult {
   if (!prompt.trim()) throw new Error('the prompt is empty');
   const scales = checkScales(model, opts.scales ?? ALL_SCALES);
   const { mllm, stage, note } = mllmFor(model, 't2i');
@@ -85,7 +93,16 @@ export function generate(model: PumaModel, prompt: string, opts: GenerateOptions
     const s = clipScores(model, prompt, scales.map((k) => images.get(k)!));
     return { seed, images, scores: new Map(scales.map((k, i) => [k, s[i]])), best: scales[argmax(s)] };
   });
-  return { stage, note, features, rows, unseenWords: unseenWords(model, prompt), ...(text !== prompt ? { definedPrompt: text } : {}) };
+  return {
+    stage, note, features, rows, unseenWords: unseenWords(model, prompt), ...(text !== prompt ? { definedPrompt: text } : {}),
+    ...(opts.best ? { best: bestOf(rows) } : {}),
+  };
+}
+
+/** The seed and scale of the highest score over all rows (the first on ties). */
+function bestOf(rows: readonly SeedImages[]): { seed: number; scale: number; score: number } {
+  const all = rows.map((r) => ({ seed: r.seed, scale: r.best!, score: r.scores!.get(r.best!)! }));
+  return all[argmax(all.map((c) => c.score))];
 }
 
 /**

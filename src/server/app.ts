@@ -10,7 +10,7 @@ import { colorize } from '../pipelines/colorize.js';
 import type { Kept } from '../pipelines/composite.js';
 import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
 import { edit, FINE_SCALES } from '../pipelines/edit.js';
-import { ALL_SCALES, checkScales, DEFINE_WHEN, type DefineWhen, generate, unseenNote, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
+import { ALL_SCALES, checkScales, DEFINE_WHEN, type DefineWhen, generate, unseenNote, type GenerateResult, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
 import { ground } from '../pipelines/ground.js';
 import { inpaint, inpaintScales, type Box } from '../pipelines/inpaint.js';
 import { MLLM_STAGES, type PumaModel } from '../pipelines/model.js';
@@ -61,7 +61,8 @@ interface ImagesReply {
   /** What the images keep of the input (edit: all but the change; inpaint: the pixels outside the holes; colorize: the luma). */
   kept?: Kept;
   input?: string;
-  images: { seed: number; scale: number; png: string; score?: number; best?: boolean }[];
+  /** best: the seed's highest-scoring scale (5-scale Max); bestOfAll: the one image of all seeds that scores highest. */
+  images: { seed: number; scale: number; png: string; score?: number; best?: boolean; bestOfAll?: boolean }[];
 }
 
 async function pngDataUrl(img: Image): Promise<string> {
@@ -90,11 +91,15 @@ function decodeOptions(b: DecodeBody, defaults: readonly number[], guidance = DE
   };
 }
 
-async function imagesReply(r: ImageTaskResult & { input?: Image; text?: string; kept?: Kept }): Promise<ImagesReply> {
+async function imagesReply(r: ImageTaskResult & { input?: Image; text?: string; kept?: Kept; best?: GenerateResult['best'] }): Promise<ImagesReply> {
   const images: ImagesReply['images'] = [];
   for (const row of r.rows) {
     for (const [scale, x] of row.images) {
-      images.push({ seed: row.seed, scale, png: await pngDataUrl(tensorToImages(x)[0]), score: row.scores?.get(scale), best: row.best === undefined ? undefined : row.best === scale });
+      images.push({
+        seed: row.seed, scale, png: await pngDataUrl(tensorToImages(x)[0]), score: row.scores?.get(scale),
+        best: row.best === undefined ? undefined : row.best === scale,
+        bestOfAll: r.best === undefined ? undefined : r.best.seed === row.seed && r.best.scale === scale,
+      });
       x.dispose();
     }
   }

@@ -26,7 +26,7 @@ export const PAGE = `<!doctype html>
   .cells { display: flex; flex-wrap: wrap; gap: 0.8rem; margin-top: 1rem; }
   figure { margin: 0; text-align: center; font-size: 0.85rem; color: #444; }
   figure img { width: 160px; height: 160px; image-rendering: pixelated; border: 1px solid #ddd; display: block; }
-  figure.best img { border: 3px solid #2d5be3; } .answer { font-size: 1.2rem; margin-top: 1rem; }
+  figure.best img { border: 3px solid #2d5be3; } figure.bestOfAll img { border-color: #e3662d; } .answer { font-size: 1.2rem; margin-top: 1rem; }
 </style>
 </head>
 <body>
@@ -49,7 +49,7 @@ const TASKS = {
 };
 const FIELDS = {
   prompt: '<label for="prompt">Prompt</label><input id="prompt" type="text" value="slightly smiling face">',
-  best: '<label for="best">5-scale Max</label><label><input id="best" type="checkbox"> keep the scale with the highest CLIP score</label>',
+  best: '<label for="best">5-scale Max</label><label><input id="best" type="checkbox"> mark the scale with the highest CLIP score (per seed, and of all seeds)</label>',
   image: '<label for="image">Image</label><input id="image" type="file" accept="image/png,image/jpeg,image/webp">',
   instruction: '<label for="instruction">Instruction</label><input id="instruction" type="text" value="Make the skin darker.">',
   box: '<label for="box">Box x,y,w,h</label><input id="box" type="text" value="16,16,32,32">',
@@ -109,8 +109,8 @@ async function request() {
   return body;
 }
 
-function figure(src, caption, best) {
-  return '<figure' + (best ? ' class="best"' : '') + '><img src="' + src + '" alt=""><figcaption>' + caption + '</figcaption></figure>';
+function figure(src, caption, best, bestOfAll) {
+  return '<figure' + (best ? ' class="best' + (bestOfAll ? ' bestOfAll' : '') + '"' : '') + '><img src="' + src + '" alt=""><figcaption>' + caption + '</figcaption></figure>';
 }
 
 function render(r) {
@@ -122,7 +122,7 @@ function render(r) {
     const seeds = [...new Set(r.images.map((im) => im.seed))];
     html += seeds.map((seed) => '<div class="cells">' + (r.input ? figure(r.input, 'input') : '') +
       r.images.filter((im) => im.seed === seed).sort((a, b) => b.scale - a.scale)
-        .map((im) => figure(im.png, 'f' + im.scale + ' · seed ' + im.seed + (im.score !== undefined ? ' · ' + im.score.toFixed(3) : ''), im.best)).join('') + '</div>').join('');
+        .map((im) => figure(im.png, 'f' + im.scale + ' · seed ' + im.seed + (im.score !== undefined ? ' · ' + im.score.toFixed(3) : '') + (im.bestOfAll && seeds.length > 1 ? ' · best of all' : ''), im.best, im.bestOfAll)).join('') + '</div>').join('');
     if (r.text) html += '<p>prompt: ' + esc(r.text) + '</p>';
   } else if (r.drawn) {
     html += '<div class="cells">' + figure(r.drawn, r.box ? 'box ' + r.box.join(',') : 'no box in the answer') + '</div><p>answer: ' + esc(r.answer) + '</p>';

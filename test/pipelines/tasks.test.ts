@@ -97,6 +97,11 @@ test("5-scale Max keeps, per seed, the scale whose image has the highest CLIP sc
     // (one image at a time and five in a batch agree to float rounding, not bit for bit)
     assert.ok(own.every((s) => s <= row.scores!.get(row.best!)! + 1e-5));
   }
+  // the best of all: the seed whose best scores highest
+  const bestRow = r.rows.reduce((a, b) => (b.scores!.get(b.best!)! > a.scores!.get(a.best!)! ? b : a));
+  assert.deepEqual(r.best, { seed: bestRow.seed, scale: bestRow.best, score: bestRow.scores!.get(bestRow.best!) });
+  assert.notEqual(r.rows[0].scores!.get(r.rows[0].best!), r.rows[1].scores!.get(r.rows[1].best!), 'two seeds, two scores');
+  assert.equal(generate(puma, prompt, { scales: [4], steps: 1 }).best, undefined);
 });
 
 test('edit and conditional generation prompt the MLLM in the training layout and stop at the requested scale', () => {
@@ -326,6 +331,22 @@ test('puma generate names the prompt\'s words the shipped model never read, befo
   const known = run('grinning face', join(dir, 'b'));
   assert.equal(known.status, 0, known.stderr);
   assert.doesNotMatch(known.stderr, /no training caption/);
+});
+
+test('puma generate --best with several seeds writes each seed\'s best and the best of all as best.png', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'puma-best-'));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', 'generate', 'grinning face', '--scales', '4,3', '--seeds', '0,1',
+    '--steps', '1', '--best', '--out', dir], { encoding: 'utf8', env: { ...process.env, PUMA_NUM_THREADS: '1' } });
+  assert.equal(r.status, 0, r.stderr);
+  const settings = JSON.parse(readFileSync(join(dir, 'settings.json'), 'utf8'));
+  const { seed, scale, score } = settings.bestImage;
+  const perSeed = settings.scores.map((s: { seed: number; best: number; scores: Record<string, number> }) => [s.seed, s.best, s.scores[`f${s.best}`]]);
+  assert.equal(perSeed.length, 2);
+  assert.deepEqual([seed, scale, score], perSeed.reduce((a: number[], b: number[]) => (b[2] > a[2] ? b : a)));
+  assert.deepEqual(readFileSync(join(dir, 'best.png')), readFileSync(join(dir, `f${scale}-seed${seed}.png`)));
+  for (const [s, k] of perSeed) assert.deepEqual(readFileSync(join(dir, `best-seed${s}.png`)), readFileSync(join(dir, `f${k}-seed${s}.png`)));
+  assert.match(r.stdout, new RegExp(`best of all: seed ${seed} f${scale} \\(best\\.png\\)`));
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('puma inpaint with the shipped model keeps the pixels around the box (f4 by default); --no-keep-input does not (f0)', async () => {

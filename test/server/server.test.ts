@@ -54,9 +54,14 @@ test('generate returns one PNG per seed and scale, decoded as the pipeline does'
   const again = (await post('/api/generate', { prompt: 'grinning face', scales: [4, 0], seeds: [0, 3], ...fast })).json();
   assert.equal(again.images[1].png, body.images[1].png);
   assert.notEqual(body.images[1].png, body.images[3].png);
-  const best = (await post('/api/generate', { prompt: 'grinning face', scales: [4, 0], best: true, ...fast })).json();
-  assert.equal(best.images.filter((i: { best: boolean }) => i.best).length, 1);
-  assert.ok(best.images.every((i: { score: number }) => Number.isFinite(i.score)));
+  const best = (await post('/api/generate', { prompt: 'grinning face', scales: [4, 0], seeds: [0, 3], best: true, ...fast })).json();
+  type Scored = { seed: number; score: number; best: boolean; bestOfAll: boolean };
+  assert.deepEqual(best.images.filter((i: Scored) => i.best).map((i: Scored) => i.seed), [0, 3], 'one best per seed');
+  assert.ok(best.images.every((i: Scored) => Number.isFinite(i.score)));
+  const ofAll = best.images.filter((i: Scored) => i.bestOfAll);
+  assert.equal(ofAll.length, 1);
+  assert.ok(ofAll[0].best && best.images.every((i: Scored) => i.score <= ofAll[0].score), 'the best of all scores highest');
+  assert.equal(body.images[0].bestOfAll, undefined, 'nothing marked without best');
   assert.equal(body.unseenWords, undefined, 'no note when the model does not know its training words');
   // a model that knows its training words names the prompt's others, and the page shows the note
   const knowing = buildServer({ ...puma, trainingWords: new Set(['grinning', 'face']) }, { modelName: 'tiny' });
