@@ -39,6 +39,9 @@ export interface Sample {
 export const IMAGE_FEATURE_TOKENS = 341;
 
 /** The system message of the understanding layout (Vicuna's, as PUMA uses). */
+export const SYSTEM_MESSAGE =
+  "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the user's questions.";
+
 /**
  * The text between an input image and the image to write (edit, inpaint, colorize, canny):
  * the instruction with a space either side. `instructionText('')` is the empty instruction, the
@@ -47,9 +50,6 @@ export const IMAGE_FEATURE_TOKENS = 341;
 export function instructionText(instruction: string): string {
   return ` ${instruction} `;
 }
-
-export const SYSTEM_MESSAGE =
-  "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the user's questions.";
 
 /**
  * The sequence as one readable string, images as `[IMG]<ref role>[/IMG]`.
