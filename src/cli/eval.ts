@@ -20,7 +20,7 @@ import type { PumaModel } from '../pipelines/model.js';
 import * as T from '../tensor/index.js';
 import { DEFAULT_MODEL, nonNegative, parseScheduler, positiveInt } from './options.js';
 
-interface EvalFlags { model: string; data: string; steps: number; guidance?: number; scheduler: SchedulerName; seed: number; json?: string; n?: number; split: 'val' | 'test'; textGuidance: number; define: DefineWhen }
+interface EvalFlags { model: string; data: string; steps: number; guidance?: number; scheduler: SchedulerName; seed: number; json?: string; n?: number; split: 'val' | 'test'; textGuidance: number; define: DefineWhen; neighbours: boolean }
 
 /** Item counts per table: the full run, and `--quick` (stated in docs/RESULTS.md). */
 export const EVAL_SIZES = {
@@ -46,6 +46,7 @@ function evalFlags(cmd: Command, n?: number): Command {
     }, 0)
     .option('--text-guidance <g>', 'text-to-image: guidance on the prompt inside the MLLM (1 = the paper\'s plain regression)', nonNegative('--text-guidance'), 1)
     .addOption(new Option('--define <when>', 'text-to-image: give the MLLM a name of unseen words as its WordNet definitions, as puma generate does (auto), every name (always) or none (never)').choices(DEFINE_WHEN).default('auto'))
+    .option('--no-neighbours', "text-to-image: read the names' unseen words as written, not as their nearest known words (the model's word-neighbours.tsv)")
     .option('--json <file>', 'also write the result as JSON');
   if (n !== undefined) cmd.option('--n <n>', 'items to evaluate', positiveInt('--n'), n);
   return cmd;
@@ -65,8 +66,8 @@ function writeJson(path: string | undefined, value: unknown): void {
   writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-function options(f: EvalFlags, n: number): EvalOptions & { split: 'val' | 'test'; textGuidance: number; define: DefineWhen } {
-  return { n, seed: f.seed, steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, split: f.split, textGuidance: f.textGuidance, define: f.define, onProgress: progress };
+function options(f: EvalFlags, n: number): EvalOptions & { split: 'val' | 'test'; textGuidance: number; define: DefineWhen; neighbours: boolean } {
+  return { n, seed: f.seed, steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, split: f.split, textGuidance: f.textGuidance, define: f.define, neighbours: f.neighbours, onProgress: progress };
 }
 
 interface Loaded { model: PumaModel; world: EmojiWorld; ev: EvalEncoder }
@@ -98,7 +99,7 @@ function taskNotes(rs: readonly ImageToImageResult[]): string {
 async function runAll(f: EvalFlags & { quick: boolean; out?: string }): Promise<{ md: string; json: Record<string, unknown> }> {
   const sizes = f.quick ? EVAL_SIZES.quick : EVAL_SIZES.full;
   const { model, world, ev } = load(f);
-  const parts: string[] = [], json: Record<string, unknown> = { quick: f.quick, sizes, model: f.model, split: f.split, seed: f.seed, steps: f.steps, guidance: f.guidance ?? { t2i: T2I_DECODE_GUIDANCE, other: DECODE_DEFAULTS.guidance }, scheduler: f.scheduler, textGuidance: f.textGuidance };
+  const parts: string[] = [], json: Record<string, unknown> = { quick: f.quick, sizes, model: f.model, split: f.split, seed: f.seed, steps: f.steps, guidance: f.guidance ?? { t2i: T2I_DECODE_GUIDANCE, other: DECODE_DEFAULTS.guidance }, scheduler: f.scheduler, textGuidance: f.textGuidance, neighbours: f.neighbours };
   const t0 = performance.now();
   const timed = <R>(name: string, fn: () => R): R => {
     const t = performance.now();

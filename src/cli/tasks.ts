@@ -14,7 +14,7 @@ import { canny2img } from '../pipelines/canny2img.js';
 import { colorize } from '../pipelines/colorize.js';
 import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
 import { edit, FINE_SCALES } from '../pipelines/edit.js';
-import { ALL_SCALES, checkScales, DEFINE_WHEN, type DefineWhen, generate, modelPrompt, unseenNote, unseenWords, type GenerateResult, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
+import { ALL_SCALES, checkScales, DEFINE_WHEN, type DefineWhen, generate, promptReading, unseenNote, unseenWords, type GenerateResult, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
 import { ground } from '../pipelines/ground.js';
 import { holeMask, inpaint, inpaintScales, parseBox, type Box } from '../pipelines/inpaint.js';
 import { mllmFor, type PumaModel } from '../pipelines/model.js';
@@ -137,14 +137,14 @@ async function writeImageTask(
  * A model whose decoders cover the scales and that has an MLLM, or a one-line error before any
  * work starts; says up front which words of the prompt (if any) it never read.
  */
-function modelFor(f: ImageFlags, task: MllmTask, prompt?: string, define?: DefineWhen): PumaModel {
+function modelFor(f: ImageFlags, task: MllmTask, prompt?: string, reading?: { define: DefineWhen; neighbours: boolean }): PumaModel {
   const model = loadModel(f);
   checkScales(model, f.scales);
   noteMllm(model, task);
   const unseen = prompt === undefined ? [] : unseenWords(model, prompt);
   if (unseen.length) {
-    const read = define === undefined ? prompt! : modelPrompt(model, mllmFor(model, task).mllm, prompt!, define);
-    process.stderr.write(`note: ${unseenNote(unseen, read !== prompt ? read : undefined)}\n`);
+    const read = reading === undefined ? { text: prompt! } : promptReading(model, mllmFor(model, task).mllm, prompt!, reading.define, reading.neighbours);
+    process.stderr.write(`note: ${unseenNote(unseen, read.as ? read.text : undefined, read.as)}\n`);
   }
   return model;
 }
@@ -163,11 +163,15 @@ export function registerTaskCommands(program: Command): void {
     .option('--best', '5-scale Max: score every image with CLIP against the prompt; the best per seed is best-seed<s>.png, the best of all best.png (give several --seeds for more to choose from)', false)
     .option('--text-guidance <g>', 'guidance on the prompt inside the MLLM (1 = the paper\'s plain regression)', nonNegative('--text-guidance'), 1)
     .addOption(new Option('--define <when>', 'give the MLLM the prompt as its WordNet definitions: auto = when it has words no training caption has and the MLLM was trained with definitions').choices(DEFINE_WHEN).default('auto'))
-    .action(async (prompt: string, f: ImageFlags & { best: boolean; textGuidance: number; define: DefineWhen }) => {
+    .option('--no-neighbours', "read the prompt's unseen words as written, not as their nearest known words (the model's word-neighbours.tsv)")
+    .action(async (prompt: string, f: ImageFlags & { best: boolean; textGuidance: number; define: DefineWhen; neighbours: boolean }) => {
       const p = nonEmpty('prompt', prompt);
       outDir(f.out);
-      const r = generate(modelFor(f, 't2i', p, f.define), p, { ...decodeOptions(f), best: f.best, textGuidance: f.textGuidance, define: f.define });
-      await writeImageTask(f, r, p, { command: 'generate', prompt: p, best: f.best, textGuidance: f.textGuidance, define: f.define, definedPrompt: r.definedPrompt ?? null });
+      const reading = { define: f.define, neighbours: f.neighbours };
+      const r = generate(modelFor(f, 't2i', p, reading), p, { ...decodeOptions(f), best: f.best, textGuidance: f.textGuidance, ...reading });
+      await writeImageTask(f, r, p, {
+        command: 'generate', prompt: p, best: f.best, textGuidance: f.textGuidance, ...reading, readPrompt: r.readPrompt ?? null, readAs: r.readAs ?? null,
+      });
     });
 
   imageFlags(program.command('edit').description('edit an image by an instruction (decodes f0 by default)'), FINE_SCALES)

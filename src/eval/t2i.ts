@@ -126,7 +126,7 @@ export function ownFeatureRetrieval(
  * @example
  * const r = evalT2i(puma, world, EvalEncoder.load('models/puma-emoji'), { n: 16 });
  */
-export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, opts: EvalOptions & { split?: 'val' | 'test'; textGuidance?: number; define?: DefineWhen } = {}): T2iResult {
+export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, opts: EvalOptions & { split?: 'val' | 'test'; textGuidance?: number; define?: DefineWhen; neighbours?: boolean } = {}): T2iResult {
   const items = conceptImages(world, opts.split ?? 'test', opts.n ?? 64);
   const prompts = items.map((i) => world.concepts[i.concept].label);
   const { mllm, stage, note } = mllmFor(model, 't2i');
@@ -134,8 +134,8 @@ export function evalT2i(model: PumaModel, world: EmojiWorld, ev: EvalEncoder, op
   const finest = Math.min(...scales);
   const feats = prompts.map((p, i) => {
     opts.onProgress?.(`t2i: MLLM ${i + 1}/${prompts.length}`);
-    // the MLLM reads what `puma generate` gives it (a name of unseen words as its definitions); the scores use the name
-    const text = modelPrompt(model, mllm, p, opts.define);
+    // the MLLM reads what `puma generate` gives it (a name's unseen words as their definitions or nearest known words); the scores use the name
+    const text = modelPrompt(model, mllm, p, opts.define, opts.neighbours);
     return mllm.generateImage(model.tokenizer.encode(text), { upToScale: finest, guidance: opts.textGuidance }).map((f) => f?.keep() ?? null);
   });
   const seed = opts.seed ?? 0, decodeGuidance = opts.guidance ?? T2I_DECODE_GUIDANCE;

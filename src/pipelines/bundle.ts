@@ -1,6 +1,7 @@
 // A trained small PUMA as a self-contained folder (what the repo ships in models/):
 //   tokenizer.json
 //   training-words.txt  every word of the training captions, one per line (to note a prompt's unseen words)
+//   word-neighbours.tsv for words no training label has, the nearest that has (puma data neighbours; optional)
 //   clip/      config.json (+ CLIPModel keys in model.safetensors)
 //   vae/       config.json (with scaling_factor) + diffusion_pytorch_model.safetensors
 //   decoder-k/ config.json + diffusion_pytorch_model.safetensors   (k = 0..4, those trained)
@@ -9,6 +10,7 @@
 // Weights are stored as float16 and loaded into float32.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { formatNeighbours } from '../data/neighbours.js';
 import { loadTokenizer } from '../data/tokenizer/tokenizer.js';
 import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { readConfigJson, writeConfigJson } from '../io/config.js';
@@ -23,7 +25,7 @@ import { buildMiniClip } from '../train/recipes/clip.js';
 import { EvalEncoder } from '../eval/encoder.js';
 import { mllmRunDir } from '../train/recipes/mllm.js';
 import { latestCheckpoint, seedRun } from '../train/run.js';
-import { loadPumaFromRuns, MLLM_STAGES, type PumaModel } from './model.js';
+import { loadPumaFromRuns, MLLM_STAGES, NEIGHBOURS_FILE, type PumaModel, readNeighbours } from './model.js';
 
 const TRAINING_WORDS = 'training-words.txt';
 
@@ -63,6 +65,10 @@ export function writeBundle(model: PumaModel, out: string): string[] {
   if (model.trainingWords) {
     writeFileSync(join(out, TRAINING_WORDS), `${[...model.trainingWords].sort().join('\n')}\n`);
     written.push(TRAINING_WORDS);
+  }
+  if (model.neighbours) {
+    writeFileSync(join(out, NEIGHBOURS_FILE), formatNeighbours(model.neighbours));
+    written.push(NEIGHBOURS_FILE);
   }
   model.decoders.forEach((dec, k) => {
     if (!dec) return;
@@ -125,6 +131,12 @@ export function importBundle(bundle: string, runs: string): string[] {
     copyFileSync(tokSrc, join(runs, 'eval', 'tokenizer.json'));
     seed('eval-clip', join(runs, 'eval', 'clip'), 'clip', { clip: EvalEncoder.load(bundle).clip });
   }
+  // the nearest-known-word table is data, not weights: a runs folder reads it as a bundle does, and exports it again
+  const nb = join(bundle, NEIGHBOURS_FILE);
+  if (existsSync(nb) && !existsSync(join(runs, NEIGHBOURS_FILE))) {
+    copyFileSync(nb, join(runs, NEIGHBOURS_FILE));
+    done.push(`${join(runs, NEIGHBOURS_FILE)}: from ${nb}`);
+  }
   return done;
 }
 
@@ -165,6 +177,7 @@ export function loadBundle(dir: string): PumaModel {
     clip, tokenizer: tok, encoder, vae, scalingFactor, decoders, nullScales: encoder.nullScales(),
     mllm: mllms.pretrain ?? null, mllms,
     trainingWords: existsSync(words) ? new Set(readFileSync(words, 'utf8').split('\n').filter((w) => w)) : undefined,
+    ...readNeighbours(dir),
   };
 }
 

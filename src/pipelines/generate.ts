@@ -5,6 +5,7 @@
 // per seed and over all seeds (on the emoji model, the best of 2 seeds x 5 scales comes out as the
 // prompted kind 2.6 points more often than one seed's 5-scale Max: docs/PUMA.md).
 import { wordnet } from '../data/definitions.js';
+import { neighbourText } from '../data/neighbours.js';
 import { wordsOf } from '../data/tokenizer/corpus.js';
 import { chwToImage } from '../io/image.js';
 import type { PumaMLLM } from '../models/puma/mllm.js';
@@ -33,6 +34,8 @@ export interface GenerateOptions extends ImageTaskOptions {
   textGuidance?: number;
   /** When the MLLM reads the prompt as its dictionary definitions (modelPrompt); default 'auto'. */
   define?: DefineWhen;
+  /** Unseen words read as their nearest known words, when the model has the table (modelPrompt); default true. */
+  neighbours?: boolean;
 }
 
 /**
@@ -61,8 +64,9 @@ export interface ImageTaskResult {
   rows: SeedImages[];
   /** Words of the prompt that no training caption has (unseenWords); the images can only follow the others. */
   unseenWords?: string[];
-  /** The text the MLLM read instead of the prompt: its definitions (modelPrompt). */
-  definedPrompt?: string;
+  /** The text the MLLM read instead of the prompt, and why (modelPrompt). */
+  readPrompt?: string;
+  readAs?: ReadAs;
 }
 
 /** What generate returns: for `best`, also the one image of all seeds and scales with the highest score. */
@@ -84,7 +88,7 @@ export function generate(model: PumaModel, prompt: string, opts: GenerateOptions
   if (!prompt.trim()) throw new Error('the prompt is empty');
   const scales = checkScales(model, opts.scales ?? ALL_SCALES);
   const { mllm, stage, note } = mllmFor(model, 't2i');
-  const text = modelPrompt(model, mllm, prompt, opts.define);
+  const { text, as } = promptReading(model, mllm, prompt, opts.define, opts.neighbours);
   opts.onProgress?.(`MLLM (${stage}) writes f4..f${Math.min(...scales)}`);
   const features = mllm.generateImage(model.tokenizer.encode(text), { upToScale: Math.min(...scales), guidance: opts.textGuidance });
   const rows = (opts.seeds ?? [0]).map((seed): SeedImages => {
@@ -94,7 +98,7 @@ export function generate(model: PumaModel, prompt: string, opts: GenerateOptions
     return { seed, images, scores: new Map(scales.map((k, i) => [k, s[i]])), best: scales[argmax(s)] };
   });
   return {
-    stage, note, features, rows, unseenWords: unseenWords(model, prompt), ...(text !== prompt ? { definedPrompt: text } : {}),
+    stage, note, features, rows, unseenWords: unseenWords(model, prompt), ...(as ? { readPrompt: text, readAs: as } : {}),
     ...(opts.best ? { best: bestOf(rows) } : {}),
   };
 }
@@ -105,22 +109,38 @@ function bestOf(rows: readonly SeedImages[]): { seed: number; scale: number; sco
   return all[argmax(all.map((c) => c.score))];
 }
 
+/** Why the MLLM read another text than the prompt: its words' definitions, or its unseen words' nearest known words. */
+export type ReadAs = 'definitions' | 'neighbours';
+
 /**
- * What the text-to-image MLLM reads for a prompt: the prompt, or (see DefineWhen) the WordNet
- * definitions of its words, as an MLLM trained with --definitions read 2 in 9 of its captions.
+ * What the text-to-image MLLM reads for a prompt: the prompt; or (see DefineWhen) the WordNet
+ * definitions of its words, as an MLLM trained with --definitions read 2 in 9 of its captions;
+ * or else, when the model has the table and `neighbours` is not false, the prompt with each
+ * unseen word replaced by its nearest known word (src/data/neighbours.ts).
  *
  * @example
- * modelPrompt(puma, mllm, 'pineapple'); // 'a tropical american plant bearing a large fleshy edible fruit ...'
+ * modelPrompt(puma, mllm, 'pineapple'); // 'a tropical american plant bearing ...' (definitions), 'mango' (neighbours)
  */
-export function modelPrompt(model: PumaModel, mllm: PumaMLLM, prompt: string, define: DefineWhen = 'auto'): string {
+export function modelPrompt(model: PumaModel, mllm: PumaMLLM, prompt: string, define: DefineWhen = 'auto', neighbours = true): string {
+  return promptReading(model, mllm, prompt, define, neighbours).text;
+}
+
+/** modelPrompt's text, and why it is not the prompt (`as`, absent when it is). */
+export function promptReading(
+  model: PumaModel, mllm: PumaMLLM, prompt: string, define: DefineWhen = 'auto', neighbours = true,
+): { text: string; as?: ReadAs } {
   if (!DEFINE_WHEN.includes(define)) throw new Error(`unknown define setting '${define}': use ${DEFINE_WHEN.join(', ')}`);
-  if (define === 'never') return prompt;
-  if (!mllm.config.definitions) {
-    if (define === 'always') throw new Error('this MLLM was not trained with definitions (puma train mllm --definitions): it cannot read them');
-    return prompt;
+  if (define === 'always' && !mllm.config.definitions) {
+    throw new Error('this MLLM was not trained with definitions (puma train mllm --definitions): it cannot read them');
   }
-  if (define === 'auto' && unseenWords(model, prompt).length === 0) return prompt;
-  return wordnet().defineText(prompt) || prompt;
+  const unseen = unseenWords(model, prompt);
+  if (define !== 'never' && mllm.config.definitions && (define === 'always' || unseen.length)) {
+    const text = wordnet().defineText(prompt) || prompt;
+    return text === prompt ? { text } : { text, as: 'definitions' };
+  }
+  if (!neighbours || !model.neighbours || !unseen.length) return { text: prompt };
+  const text = neighbourText(prompt, model.neighbours, (w) => unseen.includes(w));
+  return text === prompt ? { text } : { text, as: 'neighbours' };
 }
 
 /**
@@ -135,10 +155,11 @@ export function unseenWords(model: PumaModel, text: string): string[] {
   return known ? [...new Set(wordsOf(text).filter((w) => !known.has(w)))] : [];
 }
 
-/** What to tell a user about unseenWords, in one line (and what the MLLM read instead, when it was defined). */
-export function unseenNote(words: readonly string[], definedPrompt?: string): string {
+/** What to tell a user about unseenWords, in one line (and what the MLLM read instead, and why, when it did). */
+export function unseenNote(words: readonly string[], readPrompt?: string, as: ReadAs = 'definitions'): string {
   const list = words.map((w) => `"${w}"`).join(', ');
-  if (definedPrompt) return `no training caption has ${list}: the MLLM reads the prompt as its WordNet definitions: "${definedPrompt}"`;
+  if (readPrompt && as === 'definitions') return `no training caption has ${list}: the MLLM reads the prompt as its WordNet definitions: "${readPrompt}"`;
+  if (readPrompt) return `no training caption has ${list}: the MLLM reads the nearest known words in their place (word-neighbours.tsv): "${readPrompt}"`;
   return `no training caption has ${list}: the model cannot read ${words.length === 1 ? 'this word' : 'these words'}, so the images follow the prompt's other words only`;
 }
 

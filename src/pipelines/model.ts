@@ -7,6 +7,7 @@ import { loadEmojiWorld, type EmojiWorld } from '../data/emoji/world.js';
 import type { CLIPModel } from '../models/clip/model.js';
 import type { PumaTokenizer } from '../data/tokenizer/tokenizer.js';
 import { corpusWords } from '../data/tokenizer/corpus.js';
+import { type Neighbours, parseNeighbours } from '../data/neighbours.js';
 import { PumaDecoder, smallDecoderConfig } from '../models/puma/decoder.js';
 import type { MultiGranularEncoder } from '../models/puma/encoder.js';
 import type { PumaMLLM } from '../models/puma/mllm.js';
@@ -41,7 +42,22 @@ export interface PumaModel {
    * words of a prompt the model never read; absent for bundles written without it.
    */
   trainingWords?: ReadonlySet<string>;
+  /**
+   * For words no training label or tag has, the nearest one that has (GloVe vectors; our
+   * addition, src/data/neighbours.ts): what the text-to-image MLLM reads in their place. From
+   * word-neighbours.tsv in the bundle or runs folder; absent without it.
+   */
+  neighbours?: Neighbours;
 }
+
+/** `{ neighbours }` from <dir>/word-neighbours.tsv, or nothing when the folder has none. */
+export function readNeighbours(dir: string): { neighbours?: Neighbours } {
+  const path = join(dir, NEIGHBOURS_FILE);
+  return existsSync(path) ? { neighbours: parseNeighbours(readFileSync(path, 'utf8'), path) } : {};
+}
+
+/** The nearest-known-word table's file in a bundle or runs folder. */
+export const NEIGHBOURS_FILE = 'word-neighbours.tsv';
 
 /** What a task runs on: its instruction-tuned MLLM, else a stand-in (with a note saying so). */
 export interface TaskMllm { mllm: PumaMLLM; stage: MllmStage; note?: string }
@@ -91,6 +107,7 @@ export function loadPumaFromRuns(runs: string, world?: EmojiWorld, data = 'data/
     ...stack, tokenizer: runTokenizer(w, runs), decoders, nullScales: stack.encoder.nullScales(),
     mllm: mllms.pretrain ?? null, mllms,
     trainingWords: corpusWords(w.imagesIn('train').map((im) => w.concepts[im.concept])),
+    ...readNeighbours(runs),
   };
 }
 

@@ -104,7 +104,7 @@ async function imagesReply(r: ImageTaskResult & { input?: Image; text?: string; 
     }
   }
   r.features.forEach((f) => f?.dispose());
-  const unseen = r.unseenWords?.length ? { unseenWords: r.unseenWords, unseenNote: unseenNote(r.unseenWords, r.definedPrompt) } : {};
+  const unseen = r.unseenWords?.length ? { unseenWords: r.unseenWords, unseenNote: unseenNote(r.unseenWords, r.readPrompt, r.readAs) } : {};
   return { mllm: r.stage, note: r.note, ...unseen, text: r.text, kept: r.kept, input: r.input ? await pngDataUrl(r.input) : undefined, images };
 }
 
@@ -150,9 +150,9 @@ export function buildServer(model: PumaModel, opts: ServerOptions = {}): Fastify
   const task = <B>(route: string, schema: ReturnType<typeof body>, run: (b: B) => Promise<unknown>) =>
     app.post(route, { schema }, async (req: FastifyRequest, reply: FastifyReply) => reply.send(await run(req.body as B)));
 
-  task<DecodeBody & { prompt: string; best?: boolean; textGuidance?: number; define?: DefineWhen }>('/api/generate',
-    body(['prompt'], { prompt: text, best: { type: 'boolean' }, textGuidance: { type: 'number', minimum: 0, maximum: 20 }, define: { type: 'string', enum: [...DEFINE_WHEN] }, ...decodeProps }),
-    async (b) => imagesReply(generate(model, b.prompt, { ...decodeOptions(b, ALL_SCALES, T2I_DECODE_GUIDANCE), best: b.best, textGuidance: b.textGuidance, define: b.define })));
+  task<DecodeBody & { prompt: string; best?: boolean; textGuidance?: number; define?: DefineWhen; neighbours?: boolean }>('/api/generate',
+    body(['prompt'], { prompt: text, best: { type: 'boolean' }, textGuidance: { type: 'number', minimum: 0, maximum: 20 }, define: { type: 'string', enum: [...DEFINE_WHEN] }, neighbours: { type: 'boolean' }, ...decodeProps }),
+    async (b) => imagesReply(generate(model, b.prompt, { ...decodeOptions(b, ALL_SCALES, T2I_DECODE_GUIDANCE), best: b.best, textGuidance: b.textGuidance, define: b.define, neighbours: b.neighbours })));
 
   task<DecodeBody & { image: string }>('/api/reconstruct', body(['image'], { image, ...decodeProps }), async (b) => {
     const img = await readBodyImage(b.image, 'image');

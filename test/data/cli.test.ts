@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -39,6 +39,18 @@ test('puma data build / stats / show, and tokenizer train / info', async () => {
   assert.match(train.out, /600 tokens/);
   const info = puma('tokenizer', 'info', '--tokenizer', tokFile);
   assert.match(info.out, /imgStart\s+\d+\t\[IMG\]/);
+
+  // nearest known words: 'visage' lies by 'face' (a word of the first emoji's training labels), 'qqq' by none
+  const vec = (v: number[]) => [...v, Math.hypot(...v), 0];
+  const vectors = { face: vec([1, 0, 0]), visage: vec([0.95, 0.1, 0]), qqq: vec([0, 0, 1]), grin: vec([0, 1, 0.1]) };
+  writeFileSync(join(dir, 'vectors.json'), JSON.stringify({ dimensions: 3, words: Object.keys(vectors), vectors }));
+  const nb = puma('data', 'neighbours', join(dir, 'vectors.json'), '--data', data, '--out', join(dir, 'nb.tsv'));
+  assert.equal(nb.code, 0, nb.err);
+  assert.match(nb.out, /wrote \d+ neighbours to /);
+  const rows = readFileSync(join(dir, 'nb.tsv'), 'utf8').split('\n');
+  assert.match(rows[0], /^# nearest training label\/tag word .*\(vectors\.json\)/);
+  assert.ok(rows.some((r) => /^visage\tface\t0\.99\d$/.test(r)), rows.join('|'));
+  assert.ok(!rows.some((r) => r.startsWith('qqq\t') || r.startsWith('face\t')), 'far words and known words have no row');
 });
 
 test('user errors print one line and exit 1', () => {
@@ -47,6 +59,8 @@ test('user errors print one line and exit 1', () => {
     [['data', 'show', '--task', 'juggle', '--out', 'x.png', '--data', data], /^puma: unknown task 'juggle'/],
     [['data', 'build', '--limit', '-3', '--out', join(dir, 'x')], /^puma: --limit must be a positive integer/],
     [['tokenizer', 'info', '--tokenizer', join(dir, 'none.json')], /^puma: tokenizer file not found/],
+    [['data', 'neighbours', join(dir, 'none.json'), '--data', data, '--out', join(dir, 'x.tsv')], /^puma: cannot read word vectors from .*none\.json/],
+    [['data', 'neighbours', join(dir, 'none.json'), '--min-cos', '2', '--data', data], /^puma: --min-cos must be a cosine in \[-1, 1\]/],
   ];
   for (const [args, re] of cases) {
     const r = puma(...args);

@@ -19,6 +19,7 @@ import { ask } from '../../src/pipelines/ask.js';
 import { isBundle, loadBundle, writeBundle } from '../../src/pipelines/bundle.js';
 import { edit } from '../../src/pipelines/edit.js';
 import { argmax, clipScores, generate, unseenNote, unseenWords } from '../../src/pipelines/generate.js';
+import { parseNeighbours } from '../../src/data/neighbours.js';
 import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../../src/pipelines/decode.js';
 import { drawBox, ground } from '../../src/pipelines/ground.js';
 import { conditionPrompt, holeMask, maskedImage, parseBox } from '../../src/pipelines/inpaint.js';
@@ -67,12 +68,23 @@ test('generate regresses f4 down to the finest requested scale only and decodes 
   const definer = new PumaMLLM({ ...tuned.config, definitions: true }).eval();
   const defining = { ...knowing, mllms: { ...puma.mllms, t2i: definer } };
   const d = generate(defining, 'pineapple face', { scales: [4], steps: 1 });
-  assert.equal(d.definedPrompt, wordnet().defineText('pineapple face'));
-  const f4 = T.tidy(() => definer.generateImage(tok.encode(d.definedPrompt!), { upToScale: 4 })[4]!.toArray());
+  assert.deepEqual([d.readPrompt, d.readAs], [wordnet().defineText('pineapple face'), 'definitions']);
+  const f4 = T.tidy(() => definer.generateImage(tok.encode(d.readPrompt!), { upToScale: 4 })[4]!.toArray());
   assert.deepEqual(d.features[4]!.toArray(), f4, 'the MLLM read the definitions');
-  assert.equal(generate(defining, 'grinning face', { scales: [4], steps: 1 }).definedPrompt, undefined);
-  assert.equal(generate(defining, 'pineapple face', { scales: [4], steps: 1, define: 'never' }).definedPrompt, undefined);
-  assert.equal(generate({ ...knowing, mllms: { ...puma.mllms, t2i: tuned } }, 'pineapple face', { scales: [4], steps: 1 }).definedPrompt, undefined);
+  assert.equal(generate(defining, 'grinning face', { scales: [4], steps: 1 }).readPrompt, undefined);
+  assert.equal(generate(defining, 'pineapple face', { scales: [4], steps: 1, define: 'never' }).readPrompt, undefined);
+  assert.equal(generate({ ...knowing, mllms: { ...puma.mllms, t2i: tuned } }, 'pineapple face', { scales: [4], steps: 1 }).readPrompt, undefined);
+  // with a nearest-known-word table, the unseen words the table has are read as their neighbours (definitions first)
+  const neighbours = new Map([['pineapple', { word: 'grinning', cos: 0.8 }], ['face', { word: 'grinning', cos: 0.9 }]]);
+  const near = { ...knowing, neighbours, mllms: { ...puma.mllms, t2i: tuned } };
+  const n = generate(near, 'Pineapple kiwi face', { scales: [4], steps: 1 });
+  assert.deepEqual([n.readPrompt, n.readAs], ['grinning kiwi face', 'neighbours'], 'known words stay, words without a neighbour stay');
+  const nf4 = T.tidy(() => tuned.generateImage(tok.encode('grinning kiwi face'), { upToScale: 4 })[4]!.toArray());
+  assert.deepEqual(n.features[4]!.toArray(), nf4, 'the MLLM read the neighbours');
+  assert.equal(generate(near, 'pineapple face', { scales: [4], steps: 1, neighbours: false }).readPrompt, undefined);
+  assert.equal(generate(near, 'kiwi face', { scales: [4], steps: 1 }).readPrompt, undefined);
+  assert.equal(generate({ ...near, mllms: { ...puma.mllms, t2i: definer } }, 'pineapple face', { scales: [4], steps: 1 }).readAs, 'definitions');
+  assert.match(unseenNote(['pineapple'], 'mango', 'neighbours'), /"pineapple".*nearest known words.*"mango"/);
   assert.throws(() => generate(puma, '  ', { scales: [4] }), /the prompt is empty/);
   assert.throws(() => generate({ ...puma, decoders: [null, ...puma.decoders.slice(1)] }, 'x', { scales: [0] }), /no decoder for scale f0/);
   assert.throws(() => generate({ ...puma, mllm: null, mllms: {} }, 'x', { scales: [4] }), /no MLLM in this model/);
@@ -206,10 +218,12 @@ test('a bundle round trip keeps every MLLM stage, stored as float16', () => {
   const model: PumaModel = {
     clip, tokenizer: tok, encoder, vae: new AutoencoderKL(MINI_VAE), scalingFactor: 0.75, decoders: [null, null, null, null, null],
     nullScales: [], mllm: pretrain, mllms: { pretrain, edit }, trainingWords: new Set(['red', 'apple', 'grinning']),
+    neighbours: parseNeighbours('# a test table\npineapple\tapple\t0.700\n'),
   };
   const dir = mkdtempSync(join(tmpdir(), 'puma-bundle-'));
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokJson));
-  assert.deepEqual(writeBundle(model, dir), ['clip', 'vae', 'training-words.txt', 'mllm-pretrain', 'mllm-edit']);
+  assert.deepEqual(writeBundle(model, dir), ['clip', 'vae', 'training-words.txt', 'word-neighbours.tsv', 'mllm-pretrain', 'mllm-edit']);
+  assert.equal(readFileSync(join(dir, 'word-neighbours.tsv'), 'utf8'), '# a test table\npineapple\tapple\t0.700\n');
   assert.equal(readFileSync(join(dir, 'training-words.txt'), 'utf8'), 'apple\ngrinning\nred\n');
   assert.ok(isBundle(dir));
   const header = safetensorsHeader(join(dir, 'mllm-edit', 'model.safetensors'));
@@ -220,6 +234,7 @@ test('a bundle round trip keeps every MLLM stage, stored as float16', () => {
   assert.deepEqual(Object.keys(back.mllms).sort(), ['edit', 'pretrain']);
   assert.equal(back.mllm, back.mllms.pretrain);
   assert.equal(back.scalingFactor, 0.75);
+  assert.deepEqual([...back.neighbours!], [['pineapple', { word: 'apple', cos: 0.7 }]]);
   assert.deepEqual(back.mllms.edit!.config, edit.config);
   for (const [name, p] of edit.namedParameters()) {
     const q = back.mllms.edit!.stateDict().get(name)!;

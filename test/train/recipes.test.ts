@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -84,11 +84,13 @@ test('clip -> vae -> decoder stages chain through their runs, and a bundle repro
 
   // and back: a runs folder started from the bundle decodes as the bundle does, and trains on
   const again = join(runs, 'from-bundle');
+  writeFileSync(join(bundle, 'word-neighbours.tsv'), '# test\npineapple\tapple\t0.800\n');
   const lines = importBundle(bundle, again);
-  assert.equal(lines.length, 4, lines.join('\n'));
+  assert.equal(lines.length, 5, lines.join('\n'));
   assert.ok(lines.every((l) => / from /.test(l)), lines.join('\n'));
   const fromImport = loadPuma(again, data);
   assert.equal(fromImport.scalingFactor, fromBundle.scalingFactor);
+  assert.equal(fromImport.neighbours!.get('pineapple')!.word, 'apple', 'the word table travels into the runs folder');
   const c = reconstruct(fromImport, x, [4], { steps: 2, seed: 5 }).get(4)!.toArray();
   for (let i = 0; i < c.length; i++) assert.ok(Math.abs(c[i] - b[i]) < 1e-5, `imported runs vs bundle at ${i}: ${c[i]} vs ${b[i]}`);
   const r = await trainDecoder({ ...o, runs: again, scale: 4, steps: 1, batch: 2 });
