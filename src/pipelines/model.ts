@@ -50,14 +50,14 @@ export interface PumaModel {
   neighbours?: Neighbours;
 }
 
+/** The nearest-known-word table's file in a bundle or runs folder. */
+export const NEIGHBOURS_FILE = 'word-neighbours.tsv';
+
 /** `{ neighbours }` from <dir>/word-neighbours.tsv, or nothing when the folder has none. */
 export function readNeighbours(dir: string): { neighbours?: Neighbours } {
   const path = join(dir, NEIGHBOURS_FILE);
   return existsSync(path) ? { neighbours: parseNeighbours(readFileSync(path, 'utf8'), path) } : {};
 }
-
-/** The nearest-known-word table's file in a bundle or runs folder. */
-export const NEIGHBOURS_FILE = 'word-neighbours.tsv';
 
 /** What a task runs on: its instruction-tuned MLLM, else a stand-in (with a note saying so). */
 export interface TaskMllm { mllm: PumaMLLM; stage: MllmStage; note?: string }
