@@ -21,7 +21,11 @@ const sums: Float64Array[] = [];
 for (let s = 0; s < train.length; s += 32) {
   T.tidy(() => {
     const f = encodeScales(puma, imageBatch(world, train.slice(s, s + 32).map((i) => i.id), '01'));
-    f.forEach((x, k) => { const a = x.toArray(); const per = a.length / x.shape[0]; sums[k] ??= new Float64Array(per); for (let b = 0; b < x.shape[0]; b++) for (let i = 0; i < per; i++) sums[k][i] += a[b * per + i] / train.length; });
+    f.forEach((x, k) => {
+      const a = x.toArray(), per = a.length / x.shape[0];
+      sums[k] ??= new Float64Array(per);
+      for (let b = 0; b < x.shape[0]; b++) for (let i = 0; i < per; i++) sums[k][i] += a[b * per + i] / train.length;
+    });
   });
 }
 const items = conceptImages(world, split as 'val' | 'test', Number(nArg));

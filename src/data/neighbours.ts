@@ -37,7 +37,7 @@ export function readWinkVectors(path: string, limit = Infinity): WordVectors {
     throw new Error(`cannot read word vectors from ${path}: ${err instanceof Error ? err.message : String(err)}`);
   }
   const dim = raw.dimensions;
-  if (!Number.isInteger(dim) || !Array.isArray(raw.words) || typeof raw.vectors !== 'object') {
+  if (!Number.isInteger(dim) || !Array.isArray(raw.words) || !raw.vectors || typeof raw.vectors !== 'object') {
     throw new Error(`${path} is not wink-embeddings JSON (no dimensions, words and vectors)`);
   }
   const words: string[] = [];
