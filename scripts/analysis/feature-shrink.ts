@@ -3,7 +3,7 @@
 // training images, per token) and the cosine between the two deviations. A regression under
 // doubt writes the mean plus a shortened, partly right deviation; docs/results/t2i-deshrink-s19.txt
 // tried lengthening it again before decoding.
-//   node --import tsx scripts/analysis/feature-shrink.ts [val|test] [bundle] [n]
+//   node --import tsx scripts/analysis/feature-shrink.ts [val|test|train] [bundle] [n]   (train: how well training names fit)
 import { loadEmojiWorld } from '../../src/data/emoji/world.js';
 import { imageBatch } from '../../src/data/batches.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
