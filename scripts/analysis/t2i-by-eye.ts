@@ -7,7 +7,7 @@
 // counts the right picks (chance 25%), over all names and over the names made of known words,
 // beside the evaluation CLIP put to the same question (the option whose concept's nearest image
 // is closest to the generated one, as `puma eval t2i` retrieves).
-//   node --import tsx scripts/analysis/t2i-by-eye.ts make <dir> [n] [seed] [bundle] [split]
+//   node --import tsx scripts/analysis/t2i-by-eye.ts make <dir> [n] [seed] [bundle] [split: test|val|train]
 //   node --import tsx scripts/analysis/t2i-by-eye.ts score <dir>
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -97,7 +97,10 @@ if (mode === 'make') {
   console.log(`${key.bundle}, ${key.split} split, seed ${key.seed}, 5-scale Max; chance 25%`);
   console.log(`${''.padEnd(24)} ${'by eye'.padEnd(14)} eval CLIP`);
   line('all names', key.items);
-  line('names of known words', key.items.filter((k) => k.knownWords));
-  line('names with unseen words', key.items.filter((k) => !k.knownWords));
+  const known = key.items.filter((k) => k.knownWords), unseen = key.items.filter((k) => !k.knownWords);
+  if (known.length && unseen.length) {
+    line('names of known words', known);
+    line('names with unseen words', unseen);
+  }
   for (const k of key.items) console.log(`${k.item}\t${answers.get(k.item) === k.answer ? 'right' : 'wrong'}\tf${k.scale}\t${k.label}\t(picked: ${k.options[LETTERS.indexOf(answers.get(k.item)!)]})`);
 }
