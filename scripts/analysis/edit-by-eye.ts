@@ -18,11 +18,13 @@ import { editPairs, type EditPair } from '../../src/data/tasks/samplers.js';
 import { EvalEncoder } from '../../src/eval/encoder.js';
 import { psnr } from '../../src/eval/metrics.js';
 import { renderGrid } from '../../src/io/grid.js';
-import { chwToImage, type Image } from '../../src/io/image.js';
+import type { Image } from '../../src/io/image.js';
+import { tensorToImages } from '../../src/cli/reconstruct.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
 import { edit } from '../../src/pipelines/edit.js';
 import { prepareImage } from '../../src/pipelines/reconstruct.js';
 import * as T from '../../src/tensor/index.js';
+import { rate, readAnswers } from './forced-choice.js';
 
 interface Row { row: number; kind: string; source: number; target: number; instruction: string; contrast: string; answer: 'a' | 'b'; psnrPick: 'a' | 'b'; clipPick: 'a' | 'b' }
 interface Key { rows: Row[]; seed: number; bundle: string }
@@ -30,7 +32,7 @@ interface Key { rows: Row[]; seed: number; bundle: string }
 const [mode, dir, nArg = '40', seedArg = '0', bundle = 'models/puma-emoji'] = process.argv.slice(2);
 if ((mode !== 'make' && mode !== 'score') || !dir) throw new Error('usage: edit-by-eye.ts make|score <dir> [n] [seed] [bundle]');
 const world = loadEmojiWorld();
-const toImage = (x: T.Tensor): Image => chwToImage({ data: x.toArray() as Float32Array, shape: [3, x.shape[2], x.shape[3]] }, '01');
+const toImage = (x: T.Tensor): Image => tensorToImages(x)[0];
 
 if (mode === 'make') {
   const n = Number(nArg), seed = Number(seedArg);
@@ -103,17 +105,7 @@ if (mode === 'make') {
   console.log(`wrote ${Math.ceil(gridRows.length / perSheet)} sheets and key.json to ${dir}; answers go to ${join(dir, 'answers.txt')}`);
 } else {
   const key = JSON.parse(readFileSync(join(dir, 'key.json'), 'utf8')) as Key;
-  const answers = new Map<number, string>();
-  for (const line of readFileSync(join(dir, 'answers.txt'), 'utf8').split('\n')) {
-    const m = /^\s*(\d+)\s*[:.]?\s*\(?([ab])\)?/i.exec(line);
-    if (m) answers.set(Number(m[1]), m[2].toLowerCase());
-  }
-  const missing = key.rows.filter((r) => !answers.has(r.row)).map((r) => r.row);
-  if (missing.length) throw new Error(`answers.txt has no answer for rows ${missing.join(', ')}`);
-  const rate = (xs: Row[], pick: (r: Row) => string | undefined) => {
-    const right = xs.filter((r) => pick(r) === r.answer).length;
-    return `${right}/${xs.length} (${((100 * right) / Math.max(1, xs.length)).toFixed(1)}%)`;
-  };
+  const answers = readAnswers(dir, 'ab', key.rows.map((r) => r.row));
   console.log(`${key.bundle}, held-out edits, seed ${key.seed}, input kept at f0; which output did the instruction make? chance 50%`);
   console.log(`${'kind'.padEnd(16)} ${'by eye'.padEnd(14)} ${'nearer target'.padEnd(14)} eval CLIP`);
   for (const k of [...new Set(key.rows.map((r) => r.kind)), 'all']) {

@@ -31,38 +31,30 @@ for (let s = 0; s < train.length; s += 32) {
 const items = conceptImages(world, split as 'val' | 'test', Number(nArg));
 const ratio = [0, 0, 0, 0, 0].map(() => [] as number[]);
 const cosTrue = [0, 0, 0, 0, 0].map(() => [] as number[]);
-// the best a regression from the name alone can point: the mean of the name's images (its drawing
-// styles and tones in the split) against the one image compared with
+// the best a regression from the name alone can point: the mean of the name's images (its
+// drawing styles and tones in the split) against the one image compared with
 const cosBest = [0, 0, 0, 0, 0].map(() => [] as number[]);
-T.tidy(() => {
-  for (const it of items) {
+/** |p - mu| / |t - mu| and the cosine of p - mu and t - mu. */
+function deviation(p: ArrayLike<number>, t: ArrayLike<number>, mu: Float64Array): { ratio: number; cos: number } {
+  let pp = 0, tt = 0, pt = 0;
+  for (let i = 0; i < mu.length; i++) { const a = p[i] - mu[i], b = t[i] - mu[i]; pp += a * a; tt += b * b; pt += a * b; }
+  return { ratio: Math.sqrt(pp / tt), cos: pt / Math.sqrt(pp * tt) };
+}
+for (const it of items) {
+  T.tidy(() => {
     const ids = world.imagesIn(split as 'val' | 'test').filter((im) => im.concept === it.concept).map((im) => im.id);
     const f = encodeScales(puma, imageBatch(world, ids, '01')).map((x) => x.toArray());
-    for (let k = 0; k < 5; k++) {
-      const mu = sums[k], per = mu.length, first = ids.indexOf(it.id);
-      let pp = 0, tt = 0, pt = 0;
-      for (let i = 0; i < per; i++) {
-        let a = 0;
-        for (let b = 0; b < ids.length; b++) a += f[k][b * per + i] / ids.length;
-        a -= mu[i];
-        const c = f[k][first * per + i] - mu[i];
-        pp += a * a; tt += c * c; pt += a * c;
-      }
-      cosBest[k].push(pt / Math.sqrt(pp * tt));
-    }
-  }
-});
-T.tidy(() => {
-  const tru = encodeScales(puma, imageBatch(world, items.map((i) => i.id), '01')).map((x) => x.toArray());
-  items.forEach((it, n) => {
     const pred = mllm.generateImage(puma.tokenizer.encode(world.concepts[it.concept].label), { upToScale: 0 });
     for (let k = 0; k < 5; k++) {
-      const p = pred[k]!.toArray(), mu = sums[k], per = mu.length;
-      let pp = 0, tt = 0, pt = 0;
-      for (let i = 0; i < per; i++) { const a = p[i] - mu[i], b = tru[k][n * per + i] - mu[i]; pp += a * a; tt += b * b; pt += a * b; }
-      ratio[k].push(Math.sqrt(pp / tt)); cosTrue[k].push(pt / Math.sqrt(pp * tt));
+      const mu = sums[k], per = mu.length, first = ids.indexOf(it.id);
+      const tru = f[k].subarray(first * per, (first + 1) * per), mean = new Float64Array(per);
+      for (let b = 0; b < ids.length; b++) for (let i = 0; i < per; i++) mean[i] += f[k][b * per + i] / ids.length;
+      const d = deviation(pred[k]!.toArray(), tru, mu);
+      ratio[k].push(d.ratio);
+      cosTrue[k].push(d.cos);
+      cosBest[k].push(deviation(mean, tru, mu).cos);
     }
   });
-});
+}
 const m = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
 for (let k = 4; k >= 0; k--) console.log(`f${k}: |pred - mean| / |true - mean| ${m(ratio[k]).toFixed(3)}  cos(pred - mean, true - mean) ${m(cosTrue[k]).toFixed(3)}  (the name's images' mean: ${m(cosBest[k]).toFixed(3)})`);

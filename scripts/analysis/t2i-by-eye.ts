@@ -16,10 +16,12 @@ import { conceptImages, knownWordsTest } from '../../src/eval/common.js';
 import { EvalEncoder } from '../../src/eval/encoder.js';
 import { conceptRetrieval, retrievalSet } from '../../src/eval/t2i.js';
 import { renderGrid } from '../../src/io/grid.js';
-import { chwToImage } from '../../src/io/image.js';
+import type { Image } from '../../src/io/image.js';
+import { tensorToImages } from '../../src/cli/reconstruct.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
 import { generate } from '../../src/pipelines/generate.js';
 import * as T from '../../src/tensor/index.js';
+import { rate, readAnswers } from './forced-choice.js';
 
 interface Key { items: { item: number; concept: number; label: string; options: string[]; answer: string; knownWords: boolean; scale: number; clipPick: string }[]; seed: number; bundle: string; split: string }
 
@@ -37,18 +39,18 @@ if (mode === 'make') {
   const pool = conceptImages(world, split as 'val' | 'test', 10_000);
   const ev = EvalEncoder.load(bundle), set = retrievalSet(world, ev, split as 'val' | 'test');
   const key: Key = { items: [], seed, bundle, split };
-  const cells: { image: ReturnType<typeof chwToImage>; caption: string }[] = [];
+  const cells: { image: Image; caption: string }[] = [];
   mkdirSync(dir, { recursive: true });
   items.forEach((it, i) => {
     const c = world.concepts[it.concept];
     // three distractors: held-out names of subcategories unlike the prompt's and each other's
     const kinds = new Set([c.subcategory]), options = [c.label], optionConcepts = [it.concept];
     while (options.length < 4) {
-      const d = world.concepts[pool[rng.randint(0, pool.length)].concept];
+      const dc = pool[rng.randint(0, pool.length)].concept, d = world.concepts[dc];
       if (kinds.has(d.subcategory)) continue;
       kinds.add(d.subcategory);
       options.push(d.label);
-      optionConcepts.push(world.concepts.indexOf(d));
+      optionConcepts.push(dc);
     }
     for (let j = options.length - 1; j > 0; j--) {
       const k = rng.randint(0, j + 1);
@@ -63,7 +65,7 @@ if (mode === 'make') {
       const four = set.concepts.map((cc, j) => (optionConcepts.includes(cc) ? j : -1)).filter((j) => j >= 0);
       const sub = { embeds: T.cat(four.map((j) => set.embeds.narrow(0, j, 1)), 0), concepts: four.map((j) => set.concepts[j]) };
       const top = conceptRetrieval(ev, x, [it.concept], sub)[0].top;
-      return { image: chwToImage({ data: x.toArray() as Float32Array, shape: [3, x.shape[2], x.shape[3]] }, '01'), scale: row.best!, clipPick: LETTERS[optionConcepts.indexOf(top)] };
+      return { image: tensorToImages(x)[0], scale: row.best!, clipPick: LETTERS[optionConcepts.indexOf(top)] };
     });
     cells.push({ image: r.image, caption: `${i + 1}` });
     key.items.push({ item: i + 1, concept: it.concept, label: c.label, options, answer: LETTERS[options.indexOf(c.label)], knownWords: known(it.concept), scale: r.scale, clipPick: r.clipPick });
@@ -82,17 +84,7 @@ if (mode === 'make') {
   console.log(`wrote ${Math.ceil(cells.length / perSheet)} sheets, questions.txt and key.json to ${dir}; answers go to ${join(dir, 'answers.txt')}`);
 } else {
   const key = JSON.parse(readFileSync(join(dir, 'key.json'), 'utf8')) as Key;
-  const answers = new Map<number, string>();
-  for (const line of readFileSync(join(dir, 'answers.txt'), 'utf8').split('\n')) {
-    const m = /^\s*(\d+)\s*[:.]?\s*\(?([a-d])\)?/i.exec(line);
-    if (m) answers.set(Number(m[1]), m[2].toLowerCase());
-  }
-  const missing = key.items.filter((k) => !answers.has(k.item)).map((k) => k.item);
-  if (missing.length) throw new Error(`answers.txt has no answer for items ${missing.join(', ')}`);
-  const rate = (xs: Key['items'], pick: (k: Key['items'][number]) => string | undefined) => {
-    const right = xs.filter((k) => pick(k) === k.answer).length;
-    return `${right}/${xs.length} (${((100 * right) / Math.max(1, xs.length)).toFixed(1)}%)`;
-  };
+  const answers = readAnswers(dir, LETTERS.join(''), key.items.map((k) => k.item));
   const line = (what: string, xs: Key['items']) => console.log(`${what.padEnd(24)} ${rate(xs, (k) => answers.get(k.item)).padEnd(14)} ${rate(xs, (k) => k.clipPick)}`);
   console.log(`${key.bundle}, ${key.split} split, seed ${key.seed}, 5-scale Max; chance 25%`);
   console.log(`${''.padEnd(24)} ${'by eye'.padEnd(14)} eval CLIP`);
