@@ -2,7 +2,7 @@
 // classifier-free guidance (PUMA-REFERENCE section 2): the unconditional branch uses the
 // features of an all-black image with the position embedding weighted 0;
 // eps = eps_uncond + g * (eps_cond - eps_uncond); latents / scaling factor -> VAE decoder.
-import { makeScheduler, type SchedulerName } from '../diffusion/index.js';
+import { makeScheduler, type SchedulerConfig, type SchedulerName } from '../diffusion/index.js';
 import type { PumaDecoder } from '../models/puma/decoder.js';
 import type { AutoencoderKL } from '../models/vae/model.js';
 import * as T from '../tensor/index.js';
@@ -14,6 +14,10 @@ export interface DecodeOptions {
   /** Classifier-free guidance scale (the release uses 2.0); 1 disables the unconditional branch. */
   guidance?: number;
   seed?: number;
+  /** Overrides of SDXL's scheduler config (a checkpoint's scheduler_config.json). */
+  schedulerConfig?: Partial<SchedulerConfig>;
+  /** Draws the initial latents and the DDPM noise instead of a fresh generator seeded with `seed`. */
+  generator?: T.Generator;
   onStep?: (done: number, total: number) => void;
 }
 
@@ -41,8 +45,8 @@ export function decodeFeatures(
   if (!(guidance >= 0)) throw new RangeError(`guidance must be >= 0, got ${guidance}`);
   return T.noGrad(() => {
     const b = features.shape[0], c = decoder.config.latentChannels, s = decoder.config.latentSize;
-    const gen = new T.Generator(seed);
-    const sched = makeScheduler(scheduler);
+    const gen = opts.generator ?? new T.Generator(seed);
+    const sched = makeScheduler(scheduler, opts.schedulerConfig);
     sched.setTimesteps(steps);
     let latents = T.randn([b, c, s, s], { generator: gen }).mul(sched.initNoiseSigma).keep();
     const guided = guidance !== 1;

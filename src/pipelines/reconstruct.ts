@@ -1,16 +1,19 @@
 // Image -> multi-granular features -> one decoded image per scale (paper Fig. 3).
 import { CLIP_MEAN, CLIP_STD, compositeOver, type Image } from '../io/image.js';
-import { resizeImage } from '../io/resize.js';
+import { resizeImage, type ResizeFilter } from '../io/resize.js';
 import * as T from '../tensor/index.js';
 import { decodeFeatures, type DecodeOptions } from './decode.js';
 import type { PumaModel } from './model.js';
 
-/** An RGB(A) image of any size -> the model's 64x64 input on white, as [1, 3, 64, 64] in [0, 1]. */
-export function prepareImage(img: Image, size = 64): T.Tensor {
+/**
+ * An RGB(A) image of any size -> the model's input on white, as [1, 3, size, size] in [0, 1]
+ * (bicubic for the small model; the release script resizes with PIL's bilinear filter).
+ */
+export function prepareImage(img: Image, size = 64, filter: ResizeFilter = 'bicubic'): T.Tensor {
   const rgb = img.channels === 4 ? compositeOver(img, 255).rgb : img.channels === 1
     ? { ...img, channels: 3 as const, data: Uint8Array.from({ length: img.width * img.height * 3 }, (_, i) => img.data[Math.floor(i / 3)]) }
     : img;
-  const small = rgb.width === size && rgb.height === size ? rgb : resizeImage(rgb, size, size, 'bicubic');
+  const small = rgb.width === size && rgb.height === size ? rgb : resizeImage(rgb, size, size, filter);
   const out = T.Tensor.empty([1, 3, size, size]);
   for (let c = 0; c < 3; c++) for (let i = 0; i < size * size; i++) out.data[c * size * size + i] = small.data[i * 3 + c] / 255;
   return out;
