@@ -40,6 +40,14 @@ export function decodeFeatures(
   decoder: PumaDecoder, vae: AutoencoderKL, scalingFactor: number, features: T.Tensor, nullFeatures: T.Tensor,
   opts: DecodeOptions = {},
 ): T.Tensor {
+  const latents = sampleLatents(decoder, features, nullFeatures, opts);
+  const images = latentsToImages(vae, scalingFactor, latents);
+  latents.dispose();
+  return images;
+}
+
+/** The sampling loop alone: scale-k features -> denoised latents [B, C, S, S] (scaled, as the UNet sees them). */
+export function sampleLatents(decoder: PumaDecoder, features: T.Tensor, nullFeatures: T.Tensor, opts: DecodeOptions = {}): T.Tensor {
   const { scheduler = DECODE_DEFAULTS.scheduler, steps = DECODE_DEFAULTS.steps, guidance = DECODE_DEFAULTS.guidance, seed = DECODE_DEFAULTS.seed } = opts;
   if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new RangeError(`steps must be an integer in 1..1000, got ${steps}`);
   if (!(guidance >= 0)) throw new RangeError(`guidance must be >= 0, got ${guidance}`);
@@ -67,8 +75,11 @@ export function decodeFeatures(
       opts.onStep?.(i + 1, sched.timesteps.length);
     });
     if (guided) cond.dispose();
-    const images = T.tidy(() => vae.decode(latents.mul(1 / scalingFactor)).mul(0.5).add(0.5).clamp(0, 1));
-    latents.dispose();
-    return images;
+    return latents;
   });
+}
+
+/** Latents / scaling factor -> the VAE's images in [0, 1]. */
+export function latentsToImages(vae: AutoencoderKL, scalingFactor: number, latents: T.Tensor): T.Tensor {
+  return T.noGrad(() => T.tidy(() => vae.decode(latents.mul(1 / scalingFactor)).mul(0.5).add(0.5).clamp(0, 1)));
 }

@@ -21,7 +21,7 @@ import { PumaDecoder } from '../models/puma/decoder.js';
 import { MultiGranularEncoder, SCALE_TOKENS } from '../models/puma/encoder.js';
 import { AutoencoderKL } from '../models/vae/model.js';
 import * as T from '../tensor/index.js';
-import { decodeFeatures, type DecodeOptions } from './decode.js';
+import { type DecodeOptions, latentsToImages, sampleLatents } from './decode.js';
 import { clipNormalize, prepareImage } from './reconstruct.js';
 
 const CLIP_DIR = 'clip-vit-large-patch14';
@@ -122,11 +122,18 @@ export function reconstructRelease(release: Release, img: Image, scales: readonl
   for (const k of scales) {
     opts.onProgress?.(k, seeds[0], 'loading', 0, steps);
     const dec = releaseDecoder(release, k);
-    out.set(k, seeds.map((seed) => decodeFeatures(dec, release.vae, release.scalingFactor, feats[k], nulls[k], {
+    const latents = seeds.map((seed) => sampleLatents(dec, feats[k], nulls[k], {
       scheduler, schedulerConfig: release.scheduler, steps, guidance, seed, generator: opts.generators?.get(k),
       onStep: (done, total) => opts.onProgress?.(k, seed, 'sampling', done, total),
-    }).keep()));
+    }));
+    // the decoder's 10 GB go back to the system before the VAE's 1024-px activations are made
     dec.dispose();
+    T.emptyCache();
+    out.set(k, latents.map((z) => {
+      const images = latentsToImages(release.vae, release.scalingFactor, z).keep();
+      z.dispose();
+      return images;
+    }));
   }
   for (const f of [...feats, ...nulls]) f.dispose();
   return out;

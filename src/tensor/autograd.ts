@@ -37,6 +37,18 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/**
+ * tidy(fn) when gradients are off, fn() when they are on: for a layer's forward, so that at
+ * inference its intermediates are freed as it returns (an SDXL-size UNet step would otherwise
+ * hold every activation until the step's own tidy ends), while training keeps what backward needs.
+ *
+ * @example
+ * forward(x: Tensor): Tensor { return tidyNoGrad(() => this.conv2.forward(silu(this.conv1.forward(x)))); }
+ */
+export function tidyNoGrad<T>(fn: () => T): T {
+  return gradEnabled ? fn() : tidy(fn);
+}
+
 /** Records `backward` on `out` when any input requires grad; returns out. */
 export function record(
   out: Tensor, op: string, inputs: readonly Tensor[], backward: (g: Tensor) => (Tensor | null)[], saved?: Tensor[],

@@ -2,7 +2,7 @@
 import './methods.js';
 
 export { Tensor, type Shape, type DType } from './tensor.js';
-export { noGrad, isGradEnabled, backward } from './autograd.js';
+export { noGrad, isGradEnabled, backward, tidyNoGrad } from './autograd.js';
 export { tidy, tidyAsync, keep, memoryStats, emptyCache, type PoolStats } from './memory.js';
 export { Generator, manualSeed, defaultGenerator } from './random.js';
 export * from './creation.js';

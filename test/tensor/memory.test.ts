@@ -168,3 +168,30 @@ test('randn has the right moments (catches a broken transform, not just a change
   for (const e of u) um += e / u.length;
   assert.ok(Math.abs(um) < 0.05, `uniform mean ${um}`);
 });
+
+test('tidyNoGrad: at inference a UNet step frees each layer\'s intermediates as it goes; with gradients on, backward still works', async () => {
+  const { UNet2DConditionModel } = await import('../../src/models/unet/model.js');
+  const { unetConfig } = await import('../../src/io/config.js');
+  T.manualSeed(3);
+  const unet = new UNet2DConditionModel(unetConfig({
+    sample_size: 8, block_out_channels: [8, 16], down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
+    up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'], layers_per_block: 1, attention_head_dim: 2,
+    cross_attention_dim: 8, norm_num_groups: 4,
+  }));
+  const x = T.randn([2, 4, 8, 8]).keep(), ctx = T.randn([2, 3, 8]).keep();
+  const live = () => T.memoryStats().liveTensors;
+  // live tensors the forward leaves behind inside its caller's scope, and its output
+  const run = (): { left: number; out: number[] } => T.tidy(() => {
+    const before = live();
+    const y = unet.forward({ sample: x, timestep: 10, encoderHiddenStates: ctx });
+    return { left: live() - before, out: Array.from(y.toArray()) };
+  });
+  const inference = T.noGrad(run);
+  const training = run();
+  assert.deepEqual(inference.out, training.out, 'same numbers either way');
+  assert.ok(inference.left * 4 < training.left, `inference left ${inference.left} tensors, training ${training.left}`);
+  // with gradients on the graph is intact: every parameter gets a gradient
+  T.tidy(() => unet.forward({ sample: x, timestep: 10, encoderHiddenStates: ctx }).square().mean().backward());
+  const missing = [...unet.namedParameters()].filter(([, p]) => !p.grad).map(([n]) => n);
+  assert.deepEqual(missing, []);
+});

@@ -2,7 +2,7 @@
 // UNetMidBlock2DCrossAttn, UpBlock2D / CrossAttnUpBlock2D), one class per direction with the
 // attentions present only in the cross-attention variants, as the checkpoint keys are.
 import { Module, ModuleList } from '../../nn/index.js';
-import { cat, type Tensor } from '../../tensor/index.js';
+import { cat, type Tensor, tidyNoGrad } from '../../tensor/index.js';
 import { Downsample2D, ResnetBlock2D, Upsample2D } from './resnet.js';
 import { Transformer2DModel } from './transformer.js';
 
@@ -47,14 +47,16 @@ export class DownBlock extends Module {
 
   /** Returns the block output and the skip states it contributes (one per layer, one per downsampler). */
   forward(x: Tensor, temb: Tensor, context: Tensor): { out: Tensor; skips: Tensor[] } {
-    const skips: Tensor[] = [];
-    this.resnets.items.forEach((r, i) => {
-      x = r.forward(x, temb);
-      if (this.attentions) x = this.attentions.at(i).forward(x, context);
-      skips.push(x);
+    return tidyNoGrad(() => {
+      const skips: Tensor[] = [];
+      this.resnets.items.forEach((r, i) => {
+        x = r.forward(x, temb);
+        if (this.attentions) x = this.attentions.at(i).forward(x, context);
+        skips.push(x);
+      });
+      if (this.downsamplers) skips.push((x = this.downsamplers.at(0).forward(x)));
+      return { out: x, skips };
     });
-    if (this.downsamplers) skips.push((x = this.downsamplers.at(0).forward(x)));
-    return { out: x, skips };
   }
 }
 
@@ -74,11 +76,13 @@ export class MidBlock2DCrossAttn extends Module {
   }
 
   forward(x: Tensor, temb: Tensor, context: Tensor): Tensor {
-    x = this.resnets.at(0).forward(x, temb);
-    this.attentions.items.forEach((a, i) => {
-      x = this.resnets.at(i + 1).forward(a.forward(x, context), temb);
+    return tidyNoGrad(() => {
+      x = this.resnets.at(0).forward(x, temb);
+      this.attentions.items.forEach((a, i) => {
+        x = this.resnets.at(i + 1).forward(a.forward(x, context), temb);
+      });
+      return x;
     });
-    return x;
   }
 }
 
@@ -103,11 +107,13 @@ export class UpBlock extends Module {
   }
 
   forward(x: Tensor, skips: Tensor[], temb: Tensor, context: Tensor): Tensor {
-    this.resnets.items.forEach((r, i) => {
-      x = r.forward(cat([x, skips.pop()!], 1), temb);
-      if (this.attentions) x = this.attentions.at(i).forward(x, context);
+    return tidyNoGrad(() => {
+      this.resnets.items.forEach((r, i) => {
+        x = r.forward(cat([x, skips.pop()!], 1), temb);
+        if (this.attentions) x = this.attentions.at(i).forward(x, context);
+      });
+      if (this.upsamplers) x = this.upsamplers.at(0).forward(x);
+      return x;
     });
-    if (this.upsamplers) x = this.upsamplers.at(0).forward(x);
-    return x;
   }
 }

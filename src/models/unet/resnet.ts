@@ -2,7 +2,7 @@
 // Upsample2D, Attention (to_q/to_k/to_v/to_out.0), sinusoidal timestep embeddings and
 // TimestepEmbedding. Used by the UNet and by the VAE.
 import { Conv2d, Dropout, GroupNorm, Linear, Module, ModuleList, multiHeadAttention } from '../../nn/index.js';
-import { cat, fromArray, silu, Tensor, upsampleNearest, zeros } from '../../tensor/index.js';
+import { cat, fromArray, silu, Tensor, tidyNoGrad, upsampleNearest, zeros } from '../../tensor/index.js';
 
 /**
  * diffusers' get_timestep_embedding: [B] timesteps -> [B, dim] of sin/cos at frequencies
@@ -79,15 +79,17 @@ export class ResnetBlock2D extends Module {
 
   // x: [B, Cin, H, W], temb: [B, T] -> [B, Cout, H, W]
   forward(x: Tensor, temb: Tensor | null = null): Tensor {
-    let h = this.conv1.forward(silu(this.norm1.forward(x)));
-    if (this.time_emb_proj && temb) {
-      const t = this.time_emb_proj.forward(silu(temb));
-      h = h.add(t.reshape([t.shape[0], t.shape[1], 1, 1]));
-    }
-    h = this.conv2.forward(this.dropout.forward(silu(this.norm2.forward(h))));
-    const skip = this.conv_shortcut ? this.conv_shortcut.forward(x) : x;
-    const out = skip.add(h);
-    return this.outputScaleFactor === 1 ? out : out.div(this.outputScaleFactor);
+    return tidyNoGrad(() => {
+      let h = this.conv1.forward(silu(this.norm1.forward(x)));
+      if (this.time_emb_proj && temb) {
+        const t = this.time_emb_proj.forward(silu(temb));
+        h = h.add(t.reshape([t.shape[0], t.shape[1], 1, 1]));
+      }
+      h = this.conv2.forward(this.dropout.forward(silu(this.norm2.forward(h))));
+      const skip = this.conv_shortcut ? this.conv_shortcut.forward(x) : x;
+      const out = skip.add(h);
+      return this.outputScaleFactor === 1 ? out : out.div(this.outputScaleFactor);
+    });
   }
 }
 
@@ -101,12 +103,14 @@ export class Downsample2D extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    if (this.padding === 0) {
-      const [n, c, h, w] = x.shape;
-      x = cat([x, zeros([n, c, h, 1])], 3);
-      x = cat([x, zeros([n, c, 1, w + 1])], 2);
-    }
-    return this.conv.forward(x);
+    return tidyNoGrad(() => {
+      if (this.padding === 0) {
+        const [n, c, h, w] = x.shape;
+        x = cat([x, zeros([n, c, h, 1])], 3);
+        x = cat([x, zeros([n, c, 1, w + 1])], 2);
+      }
+      return this.conv.forward(x);
+    });
   }
 }
 
@@ -120,7 +124,9 @@ export class Upsample2D extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.conv.forward(upsampleNearest(x, 2));
+    return tidyNoGrad(() => {
+      return this.conv.forward(upsampleNearest(x, 2));
+    });
   }
 }
 
@@ -166,16 +172,18 @@ export class Attention extends Module {
 
   // x: [B, T, C] (or [B, C, H, W]), context: [B, S, Cctx] -> same shape as x
   forward(x: Tensor, context: Tensor | null = null): Tensor {
-    const input = x;
-    const spatial = x.ndim === 4;
-    const [b, c, h, w] = x.shape;
-    if (spatial) x = x.reshape([b, c, h * w]).transpose(1, 2);
-    if (this.group_norm) x = this.group_norm.forward(x.transpose(1, 2)).transpose(1, 2);
-    const kv = context ?? x;
-    let o = multiHeadAttention(this.to_q.forward(x), this.to_k.forward(kv), this.to_v.forward(kv), { heads: this.heads });
-    o = (this.to_out.at(0) as Linear).forward(o);
-    if (spatial) o = o.transpose(1, 2).reshape([b, c, h, w]);
-    if (this.residual) o = o.add(input);
-    return this.rescale === 1 ? o : o.div(this.rescale);
+    return tidyNoGrad(() => {
+      const input = x;
+      const spatial = x.ndim === 4;
+      const [b, c, h, w] = x.shape;
+      if (spatial) x = x.reshape([b, c, h * w]).transpose(1, 2);
+      if (this.group_norm) x = this.group_norm.forward(x.transpose(1, 2)).transpose(1, 2);
+      const kv = context ?? x;
+      let o = multiHeadAttention(this.to_q.forward(x), this.to_k.forward(kv), this.to_v.forward(kv), { heads: this.heads });
+      o = (this.to_out.at(0) as Linear).forward(o);
+      if (spatial) o = o.transpose(1, 2).reshape([b, c, h, w]);
+      if (this.residual) o = o.add(input);
+      return this.rescale === 1 ? o : o.div(this.rescale);
+    });
   }
 }

@@ -1,7 +1,7 @@
 // diffusers' Transformer2DModel (continuous input) and BasicTransformerBlock: self-attention,
 // cross-attention on the conditioning tokens, GEGLU feed-forward, linear or 1x1-conv projections.
 import { Conv2d, Dropout, GroupNorm, LayerNorm, Linear, Module, ModuleList } from '../../nn/index.js';
-import { gelu, type Tensor } from '../../tensor/index.js';
+import { gelu, type Tensor, tidyNoGrad } from '../../tensor/index.js';
 import { Attention } from './resnet.js';
 
 /** proj -> (hidden, gate) halves -> hidden * gelu(gate). */
@@ -54,9 +54,11 @@ export class BasicTransformerBlock extends Module {
 
   // x: [B, HW, C], context: [B, S, Cctx]
   forward(x: Tensor, context: Tensor): Tensor {
-    x = x.add(this.attn1.forward(this.norm1.forward(x), this.onlyCrossAttention ? context : null));
-    x = x.add(this.attn2.forward(this.norm2.forward(x), context));
-    return x.add(this.ff.forward(this.norm3.forward(x)));
+    return tidyNoGrad(() => {
+      x = x.add(this.attn1.forward(this.norm1.forward(x), this.onlyCrossAttention ? context : null));
+      x = x.add(this.attn2.forward(this.norm2.forward(x), context));
+      return x.add(this.ff.forward(this.norm3.forward(x)));
+    });
   }
 }
 
@@ -92,24 +94,26 @@ export class Transformer2DModel extends Module {
 
   // x: [B, C, H, W], context: [B, S, Cctx] -> [B, C, H, W]
   forward(x: Tensor, context: Tensor): Tensor {
-    const [b, c, h, w] = x.shape;
-    let t = this.norm.forward(x);
-    let inner: number;
-    if (this.linear) {
-      t = (this.proj_in as Linear).forward(t.permute([0, 2, 3, 1]).reshape([b, h * w, c]));
-      inner = t.shape[2];
-    } else {
-      t = (this.proj_in as Conv2d).forward(t);
-      inner = t.shape[1];
-      t = t.permute([0, 2, 3, 1]).reshape([b, h * w, inner]);
-    }
-    for (const block of this.transformer_blocks) t = block.forward(t, context);
-    let out: Tensor;
-    if (this.linear) {
-      out = (this.proj_out as Linear).forward(t).reshape([b, h, w, c]).permute([0, 3, 1, 2]);
-    } else {
-      out = (this.proj_out as Conv2d).forward(t.reshape([b, h, w, inner]).permute([0, 3, 1, 2]));
-    }
-    return out.add(x);
+    return tidyNoGrad(() => {
+      const [b, c, h, w] = x.shape;
+      let t = this.norm.forward(x);
+      let inner: number;
+      if (this.linear) {
+        t = (this.proj_in as Linear).forward(t.permute([0, 2, 3, 1]).reshape([b, h * w, c]));
+        inner = t.shape[2];
+      } else {
+        t = (this.proj_in as Conv2d).forward(t);
+        inner = t.shape[1];
+        t = t.permute([0, 2, 3, 1]).reshape([b, h * w, inner]);
+      }
+      for (const block of this.transformer_blocks) t = block.forward(t, context);
+      let out: Tensor;
+      if (this.linear) {
+        out = (this.proj_out as Linear).forward(t).reshape([b, h, w, c]).permute([0, 3, 1, 2]);
+      } else {
+        out = (this.proj_out as Conv2d).forward(t.reshape([b, h, w, inner]).permute([0, 3, 1, 2]));
+      }
+      return out.add(x);
+    });
   }
 }

@@ -3,7 +3,7 @@
 import { loadCheckpoint, resolveComponent } from '../../io/checkpoint.js';
 import { readConfigJson, vaeConfig, type VAEConfig } from '../../io/config.js';
 import { Conv2d, GroupNorm, Module, ModuleList } from '../../nn/index.js';
-import { defaultGenerator, exp, randn, silu, type Generator, type Tensor } from '../../tensor/index.js';
+import { defaultGenerator, exp, randn, silu, type Generator, type Tensor, tidyNoGrad } from '../../tensor/index.js';
 import { Attention, Downsample2D, ResnetBlock2D, Upsample2D } from '../unet/resnet.js';
 
 const VAE_EPS = 1e-6;
@@ -26,8 +26,10 @@ export class DownEncoderBlock2D extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    for (const r of this.resnets) x = r.forward(x);
-    return this.downsamplers ? this.downsamplers.at(0).forward(x) : x;
+    return tidyNoGrad(() => {
+      for (const r of this.resnets) x = r.forward(x);
+      return this.downsamplers ? this.downsamplers.at(0).forward(x) : x;
+    });
   }
 }
 
@@ -42,8 +44,10 @@ export class UpDecoderBlock2D extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    for (const r of this.resnets) x = r.forward(x);
-    return this.upsamplers ? this.upsamplers.at(0).forward(x) : x;
+    return tidyNoGrad(() => {
+      for (const r of this.resnets) x = r.forward(x);
+      return this.upsamplers ? this.upsamplers.at(0).forward(x) : x;
+    });
   }
 }
 
@@ -61,9 +65,11 @@ export class MidBlock2D extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    x = this.resnets.at(0).forward(x);
-    if (this.attentions) x = this.attentions.at(0).forward(x);
-    return this.resnets.at(1).forward(x);
+    return tidyNoGrad(() => {
+      x = this.resnets.at(0).forward(x);
+      if (this.attentions) x = this.attentions.at(0).forward(x);
+      return this.resnets.at(1).forward(x);
+    });
   }
 }
 
