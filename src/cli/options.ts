@@ -39,3 +39,12 @@ export function parseScheduler(v: string): SchedulerName {
   if (!(SCHEDULER_NAMES as readonly string[]).includes(v)) throw new Error(`--scheduler must be one of ${SCHEDULER_NAMES.join(', ')}, got '${v}'`);
   return v as SchedulerName;
 }
+
+/** Progress on stderr: one line rewritten in a terminal, only the step counts' ends in a log. */
+export function progress(message: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${message}`);
+  else {
+    const m = /step (\d+)\/(\d+)$/.exec(message);
+    if (!m || m[1] === m[2]) process.stderr.write(`${message}\n`);
+  }
+}

@@ -4,7 +4,7 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { SCHEDULER_NAMES, type SchedulerName } from '../diffusion/index.js';
 import { renderGrid } from '../io/grid.js';
-import { DEFAULT_MODEL, nonNegative, parseScales, parseScheduler, parseSeeds, positiveInt } from './options.js';
+import { DEFAULT_MODEL, nonNegative, parseScales, parseScheduler, parseSeeds, positiveInt, progress } from './options.js';
 import { chwToImage, readImage, writeImage, type Image } from '../io/image.js';
 import { SCALE_TOKENS } from '../models/puma/encoder.js';
 import { DECODE_DEFAULTS } from '../pipelines/decode.js';
@@ -48,7 +48,10 @@ export function registerReconstructCommands(program: Command): void {
       mkdirSync(f.out, { recursive: true });
       const rows = [];
       for (const seed of f.seeds) {
-        const out = reconstruct(model, x, f.scales, { steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, seed });
+        const out = reconstruct(model, x, f.scales, {
+          steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, seed,
+          onStep: (k, i, n) => progress(`f${k} seed ${seed}: step ${i}/${n}`),
+        });
         const cells = [{ image: tensorToImages(x)[0], caption: 'input' }];
         for (const k of f.scales) {
           const im = tensorToImages(out.get(k)!)[0];
@@ -57,6 +60,7 @@ export function registerReconstructCommands(program: Command): void {
         }
         rows.push({ cells, text: `seed ${seed}` });
       }
+      if (process.stderr.isTTY) process.stderr.write('\n');
       writeFileSync(join(f.out, 'grid.png'), await renderGrid(rows, { scale: 2 }));
       writeFileSync(join(f.out, 'settings.json'), `${JSON.stringify({ command: 'reconstruct', image: path, ...f }, null, 2)}\n`);
       process.stdout.write(`wrote ${f.scales.length * f.seeds.length} images and grid.png to ${f.out}\n`);

@@ -19,7 +19,7 @@ import { ground } from '../pipelines/ground.js';
 import { holeMask, inpaint, inpaintScales, parseBox, type Box } from '../pipelines/inpaint.js';
 import { mllmFor, type PumaModel } from '../pipelines/model.js';
 import type { MllmTask } from '../train/recipes/mllm.js';
-import { DEFAULT_MODEL, nonNegative, parseScales, parseScheduler, parseSeeds, positiveInt } from './options.js';
+import { DEFAULT_MODEL, nonNegative, parseScales, parseScheduler, parseSeeds, positiveInt, progress } from './options.js';
 import { tensorToImages } from './reconstruct.js';
 
 /** `puma ask --help`: the small model knows only the phrasings it was trained on. */
@@ -62,14 +62,6 @@ function outDir(dir: string): void {
   mkdirSync(dir, { recursive: true });
 }
 
-/** Progress on stderr: one line rewritten in a terminal, only the step counts' ends in a log. */
-function progress(message: string): void {
-  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${message}`);
-  else {
-    const m = /step (\d+)\/(\d+)$/.exec(message);
-    if (!m || m[1] === m[2]) process.stderr.write(`${message}\n`);
-  }
-}
 
 function loadModel(f: ModelFlags): PumaModel {
   progress(`loading ${f.model}`);

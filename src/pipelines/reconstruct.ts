@@ -36,13 +36,18 @@ export function encodeScales(model: PumaModel, images: T.Tensor): T.Tensor[] {
  * @example
  * const out = reconstruct(puma, prepareImage(img), [4, 0], { seed: 1 });
  */
-export function reconstruct(model: PumaModel, images: T.Tensor, scales: readonly number[], opts: DecodeOptions = {}): Map<number, T.Tensor> {
+export function reconstruct(
+  model: PumaModel, images: T.Tensor, scales: readonly number[], opts: Omit<DecodeOptions, 'onStep'> & { onStep?: (scale: number, done: number, total: number) => void } = {},
+): Map<number, T.Tensor> {
   const feats = T.tidy(() => encodeScales(model, images).map((f) => f.keep()));
   const out = new Map<number, T.Tensor>();
   for (const k of scales) {
     const dec = model.decoders[k];
     if (!dec) throw new Error(`no decoder for scale f${k}: train it with 'puma train decoder --scale ${k}'`);
-    out.set(k, decodeFeatures(dec, model.vae, model.scalingFactor, feats[k], model.nullScales[k], opts).keep());
+    const onStep = opts.onStep;
+    out.set(k, decodeFeatures(dec, model.vae, model.scalingFactor, feats[k], model.nullScales[k], {
+      ...opts, onStep: onStep && ((i, n) => onStep(k, i, n)),
+    }).keep());
   }
   for (const f of feats) f.dispose();
   return out;
