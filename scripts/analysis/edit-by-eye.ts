@@ -8,7 +8,8 @@
 // <a|b>" a line) without opening key.json; `score` counts the right picks (chance 50%), by kind,
 // beside two machine judges on the same question: the output nearer the true target in PSNR, and
 // the evaluation CLIP's (the output whose image embedding is nearer the true target's).
-//   node --import tsx scripts/analysis/edit-by-eye.ts make <dir> [n] [seed] [bundle]
+//   node --import tsx scripts/analysis/edit-by-eye.ts make <dir> [n] [seed] [bundle] [strength] [kinds]
+//     strength: `puma edit --strength` (default 1); kinds: which families, e.g. gender or tone,gender,style (the default)
 //   node --import tsx scripts/analysis/edit-by-eye.ts score <dir>
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,10 +28,10 @@ import * as T from '../../src/tensor/index.js';
 import { rate, readAnswers } from './forced-choice.js';
 
 interface Row { row: number; kind: string; source: number; target: number; instruction: string; contrast: string; answer: 'a' | 'b'; psnrPick: 'a' | 'b'; clipPick: 'a' | 'b' }
-interface Key { rows: Row[]; seed: number; bundle: string }
+interface Key { rows: Row[]; seed: number; bundle: string; strength?: number }
 
-const [mode, dir, nArg = '40', seedArg = '0', bundle = 'models/puma-emoji'] = process.argv.slice(2);
-if ((mode !== 'make' && mode !== 'score') || !dir) throw new Error('usage: edit-by-eye.ts make|score <dir> [n] [seed] [bundle]');
+const [mode, dir, nArg = '40', seedArg = '0', bundle = 'models/puma-emoji', strengthArg = '1', kindsArg = 'tone,gender,style'] = process.argv.slice(2);
+if ((mode !== 'make' && mode !== 'score') || !dir) throw new Error('usage: edit-by-eye.ts make|score <dir> [n] [seed] [bundle] [strength] [kinds]');
 const world = loadEmojiWorld();
 const toImage = (x: T.Tensor): Image => tensorToImages(x)[0];
 
@@ -41,11 +42,13 @@ if (mode === 'make') {
   // held-out edits by family: tone (add or change to one skin tone), gender (to male or female), style
   const tone = (id: number): SkinTone => world.concepts[world.images[id].concept].tones[0];
   const all = editPairs(world, 'test');
+  const strength = Number(strengthArg), kinds = kindsArg.split(',');
   const families = [
-    all.filter((p) => (p.kind === 'tone-add' || p.kind === 'tone-change') && new Set(world.concepts[world.images[p.target].concept].tones).size === 1),
-    all.filter((p) => p.kind === 'gender' && ['male', 'female'].includes(world.concepts[world.images[p.target].concept].gender ?? '')),
-    all.filter((p) => p.kind === 'style'),
-  ];
+    kinds.includes('tone') ? all.filter((p) => (p.kind === 'tone-add' || p.kind === 'tone-change') && new Set(world.concepts[world.images[p.target].concept].tones).size === 1) : [],
+    kinds.includes('gender') ? all.filter((p) => p.kind === 'gender' && ['male', 'female'].includes(world.concepts[world.images[p.target].concept].gender ?? '')) : [],
+    kinds.includes('style') ? all.filter((p) => p.kind === 'style') : [],
+  ].filter((f) => f.length > 0);
+  if (families.length === 0) throw new Error(`no edit family in '${kindsArg}': use tone, gender, style`);
   const picked: EditPair[] = [];
   const used = new Set<number>();
   for (let f = 0, tries = 0; picked.length < n && tries < 100_000; f = (f + 1) % families.length, tries++) {
@@ -58,7 +61,7 @@ if (mode === 'make') {
       break;
     }
   }
-  const key: Key = { rows: [], seed, bundle };
+  const key: Key = { rows: [], seed, bundle, strength };
   const gridRows: { cells: { image: Image; caption: string }[]; text: string }[] = [];
   mkdirSync(dir, { recursive: true });
   picked.forEach((p, i) => {
@@ -79,7 +82,7 @@ if (mode === 'make') {
     }
     const input = world.rgb(p.source);
     const r = T.tidy(() => {
-      const outs = [instruction, contrast].map((s) => edit(puma, input, s, { seeds: [seed] }).rows[0].images.get(0)!);
+      const outs = [instruction, contrast].map((s) => edit(puma, input, s, { seeds: [seed], strength }).rows[0].images.get(0)!);
       const target = prepareImage(world.rgb(p.target));
       const ps = outs.map((o) => psnr(o, target)[0]);
       const e = ev.images(T.cat([target, ...outs], 0)).toArray(), d = e.length / 3;
@@ -106,7 +109,7 @@ if (mode === 'make') {
 } else {
   const key = JSON.parse(readFileSync(join(dir, 'key.json'), 'utf8')) as Key;
   const answers = readAnswers(dir, 'ab', key.rows.map((r) => r.row));
-  console.log(`${key.bundle}, held-out edits, seed ${key.seed}, input kept at f0; which output did the instruction make? chance 50%`);
+  console.log(`${key.bundle}, held-out edits, seed ${key.seed}, input kept at f0, strength ${key.strength ?? 1}; which output did the instruction make? chance 50%`);
   console.log(`${'kind'.padEnd(16)} ${'by eye'.padEnd(14)} ${'nearer target'.padEnd(14)} eval CLIP`);
   for (const k of [...new Set(key.rows.map((r) => r.kind)), 'all']) {
     const xs = key.rows.filter((r) => k === 'all' || r.kind === k);

@@ -13,7 +13,7 @@ import { loadPuma } from '../pipelines/bundle.js';
 import { canny2img } from '../pipelines/canny2img.js';
 import { colorize } from '../pipelines/colorize.js';
 import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../pipelines/decode.js';
-import { edit, FINE_SCALES } from '../pipelines/edit.js';
+import { checkStrength, edit, FINE_SCALES } from '../pipelines/edit.js';
 import { ALL_SCALES, checkScales, DEFINE_WHEN, type DefineWhen, generate, promptReading, unseenNote, unseenWords, type GenerateResult, type ImageTaskOptions, type ImageTaskResult } from '../pipelines/generate.js';
 import { ground } from '../pipelines/ground.js';
 import { holeMask, inpaint, inpaintScales, parseBox, type Box } from '../pipelines/inpaint.js';
@@ -170,12 +170,14 @@ export function registerTaskCommands(program: Command): void {
     .argument('<image>', 'PNG, JPEG or WebP file')
     .argument('<instruction>', 'e.g. "Make the skin darker."')
     .option('--no-keep-input', 'return the decoder\'s images as they are, not the input plus the change they make')
-    .action(async (path: string, instruction: string, f: ImageFlags & { keepInput: boolean }) => {
+    .option('--strength <s>', 'how much of the decoded change to add to the input (2 doubles a faint edit)', nonNegative('--strength'), 1)
+    .action(async (path: string, instruction: string, f: ImageFlags & { keepInput: boolean; strength: number }) => {
       const text = nonEmpty('instruction', instruction);
+      checkStrength(f.strength, f.keepInput);
       const img = await readImage(path);
       outDir(f.out);
-      const r = edit(modelFor(f, 'edit'), img, text, { ...decodeOptions(f), keepInput: f.keepInput });
-      await writeImageTask(f, r, text, { command: 'edit', image: path, instruction: text, kept: r.kept ?? null });
+      const r = edit(modelFor(f, 'edit'), img, text, { ...decodeOptions(f), keepInput: f.keepInput, strength: f.strength });
+      await writeImageTask(f, r, text, { command: 'edit', image: path, instruction: text, strength: f.strength, kept: r.kept ?? null });
     });
 
   imageFlags(program.command('inpaint').description('fill a region of an image: --mask <png> (white = fill) or --box x,y,w,h'), '4, or 0 with --no-keep-input (docs/PUMA.md)')

@@ -66,16 +66,18 @@ export function keepKnown(out: T.Tensor, input: T.Tensor, holes: Uint8Array): T.
 }
 
 /**
- * The input plus a change: input + (out - base), clamped to [0, 1], where `base` is the decode of
- * the input's own features with the same noise as `out`. All [N, 3, H, W] in [0, 1].
+ * The input plus a change: input + strength x (out - base), clamped to [0, 1], where `base` is the
+ * decode of the input's own features with the same noise as `out`. All [N, 3, H, W] in [0, 1].
  *
  * @example
  * keepChange(editedDecode, input, inputDecode); // the input, with what the edit changed
+ * keepChange(editedDecode, input, inputDecode, 2); // the change doubled
  */
-export function keepChange(out: T.Tensor, input: T.Tensor, base: T.Tensor): T.Tensor {
+export function keepChange(out: T.Tensor, input: T.Tensor, base: T.Tensor, strength = 1): T.Tensor {
   checkPair(out, input);
   checkPair(out, base);
-  return T.tidy(() => input.add(out.sub(base)).clamp(0, 1).keep());
+  if (!(strength >= 0) || !Number.isFinite(strength)) throw new RangeError(`strength must be a number >= 0, got ${strength}`);
+  return T.tidy(() => input.add(out.sub(base).mul(strength)).clamp(0, 1).keep());
 }
 
 /** The tasks that keep part of their input. */

@@ -23,6 +23,12 @@ export interface EditOptions extends ImageTaskOptions {
    * luma. False returns the decoder's images as they are.
    */
   keepInput?: boolean;
+  /**
+   * Edits only, with the input kept: how much of the decoded change to add (default 1; our
+   * addition). The change an edit decodes is often faint (a gender edit moves the image toward its
+   * target by less than a person sees, docs/PUMA.md); 2 doubles it, at some cost in fidelity.
+   */
+  strength?: number;
 }
 
 export interface ImageToImageResult extends ImageTaskResult {
@@ -43,6 +49,7 @@ export interface ImageToImageResult extends ImageTaskResult {
  */
 export function edit(model: PumaModel, image: Image, instruction: string, opts: EditOptions = {}): ImageToImageResult {
   if (!instruction.trim()) throw new Error('the instruction is empty');
+  const strength = checkStrength(opts.strength, opts.keepInput);
   const source = modelImage(image);
   if (opts.keepInput === false) return imageToImage(model, 'edit', source, instruction.trim(), opts);
   // the input's own features: the MLLM reads them, and each scale and seed decodes them with the edit's noise
@@ -51,13 +58,21 @@ export function edit(model: PumaModel, image: Image, instruction: string, opts: 
   const out = compositeResult(r, 'all-but-the-change', (x, k, seed) => {
     const base = decodeScales(model, own, [k], seed, { ...opts, onProgress: (m) => opts.onProgress?.(`the input's own ${m}`) }).get(k)!;
     const input = prepareImage(source, x.shape[2]);
-    const y = keepChange(x, input, base);
+    const y = keepChange(x, input, base, strength);
     base.dispose();
     input.dispose();
     return y;
   });
   own.forEach((f) => f.dispose());
   return out;
+}
+
+/** The edit strength to use (1 when unset); throws for a negative one, or one set with the input not kept. */
+export function checkStrength(strength: number | undefined, keepInput: boolean | undefined): number {
+  const s = strength ?? 1;
+  if (!(s >= 0) || !Number.isFinite(s)) throw new RangeError(`strength must be a number >= 0, got ${strength}`);
+  if (s !== 1 && keepInput === false) throw new Error('strength scales the change added to the input: it needs the input kept (drop --no-keep-input)');
+  return s;
 }
 
 /**

@@ -166,8 +166,9 @@ export function buildServer(model: PumaModel, opts: ServerOptions = {}): Fastify
   });
 
   const keepInput = { type: 'boolean' } as const;
-  task<DecodeBody & { image: string; instruction: string; keepInput?: boolean }>('/api/edit', body(['image', 'instruction'], { image, instruction: text, keepInput, ...decodeProps }),
-    async (b) => imagesReply(edit(model, await readBodyImage(b.image, 'image'), b.instruction, { ...decodeOptions(b, FINE_SCALES), keepInput: b.keepInput })));
+  task<DecodeBody & { image: string; instruction: string; keepInput?: boolean; strength?: number }>('/api/edit',
+    body(['image', 'instruction'], { image, instruction: text, keepInput, strength: { type: 'number', minimum: 0, maximum: 10 }, ...decodeProps }),
+    async (b) => imagesReply(edit(model, await readBodyImage(b.image, 'image'), b.instruction, { ...decodeOptions(b, FINE_SCALES), keepInput: b.keepInput, strength: b.strength })));
 
   const condition = { caption: text, instruction: { type: 'boolean' }, keepInput } as const;
   task<DecodeBody & { image: string; box?: Box; mask?: string; caption?: string; instruction?: boolean; keepInput?: boolean }>('/api/inpaint',

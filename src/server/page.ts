@@ -40,7 +40,7 @@ export const PAGE = `<!doctype html>
 const TASKS = {
   generate: { label: 'Text to image', fields: ['prompt', 'best'], scales: 'generateScales', about: 'The MLLM writes f4..f0 from the prompt; each scale is decoded by its own diffusion decoder. Coarse scales vary, fine scales are faithful.' },
   reconstruct: { label: 'Reconstruct', fields: ['image'], scales: 'generateScales', about: 'Encode an image with the frozen CLIP and decode it from each scale (paper Fig. 3).' },
-  edit: { label: 'Edit', fields: ['image', 'instruction', 'keepInput'], scales: 'imageScales', about: 'Change an image by an instruction, e.g. "Make the skin darker."; the change is applied to the input.' },
+  edit: { label: 'Edit', fields: ['image', 'instruction', 'keepInput', 'strength'], scales: 'imageScales', about: 'Change an image by an instruction, e.g. "Make the skin darker."; the change is applied to the input.' },
   inpaint: { label: 'Inpaint', fields: ['image', 'box', 'caption', 'keepInput'], scales: 'inpaintScales', about: 'Fill a rectangle (x, y, width, height in the image\\'s pixels); the pixels around it are kept as they are, and f4 fills it best (f0 for the decoder\\'s image as is).' },
   colorize: { label: 'Colorize', fields: ['image', 'caption', 'keepInput'], scales: 'imageScales', about: 'Colour a grayscale image (a colour one is made grey first); the model gives the colour, the input keeps its lightness.' },
   canny2img: { label: 'Canny to image', fields: ['image', 'prompt', 'edges'], scales: 'imageScales', about: 'Draw an image from the canny edges of another and a caption.' },
@@ -56,6 +56,7 @@ const FIELDS = {
   caption: '<label for="caption">Caption (optional)</label><input id="caption" type="text">',
   edges: '<label for="edges">Edge map</label><label><input id="edges" type="checkbox"> the image already is an edge map</label>',
   keepInput: '<label for="keepInput">Keep the input</label><label><input id="keepInput" type="checkbox" checked> put back what the input fixes (off: the decoder\\'s image as is)</label>',
+  strength: '<label for="strength">Strength</label><input id="strength" type="number" min="0" max="10" step="0.5" value="1" style="width:5rem"> how much of the decoded change to add (2 doubles a faint edit; needs the input kept)',
   question: '<label for="question">Question</label><input id="question" type="text" list="questions" value="What does this emoji show?"><datalist id="questions">${QUESTION_OPTIONS}</datalist>',
   phrase: '<label for="phrase">Phrase</label><input id="phrase" type="text" value="grinning face">',
 };
@@ -99,6 +100,7 @@ async function request() {
     } else if (f === 'best' || f === 'edges' || f === 'keepInput') body[f] = el.checked;
     else if (f === 'box') body.box = numbers(el.value);
     else if (f === 'caption') { if (el.value.trim()) body.caption = el.value.trim(); }
+    else if (f === 'strength') { if (Number(el.value) !== 1) body.strength = Number(el.value); }
     else body[f] = el.value;
   }
   if (t.scales) {

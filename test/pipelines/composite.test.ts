@@ -96,6 +96,10 @@ test('keepChange adds the difference of two decodes to the input, clamped', () =
   const out = T.full([1, 3, 2, 2], 0.6), base = T.full([1, 3, 2, 2], 0.4);
   assert.deepEqual(Array.from(keepChange(out, input, base).toArray() as unknown as number[]).slice(0, 4).map((v) => v.toFixed(4)), ['0.7000', '1.0000', '0.3000', '0.7000']);
   assert.throws(() => keepChange(out, input, T.zeros([1, 3, 1, 1])), /one shape/);
+  // strength scales the change: 2 doubles it (clamped), 0 returns the input
+  assert.deepEqual(Array.from(keepChange(out, input, base, 2).toArray() as unknown as number[]).slice(0, 4).map((v) => v.toFixed(4)), ['0.9000', '1.0000', '0.5000', '0.9000']);
+  assert.deepEqual(Array.from(keepChange(out, input, base, 0).toArray() as unknown as number[]).slice(0, 4).map((v) => v.toFixed(4)), ['0.5000', '0.9000', '0.1000', '0.5000']);
+  assert.throws(() => keepChange(out, input, base, -1), /strength must be a number >= 0/);
 });
 
 test('edit applies the change to the input: regressing the input\'s own features returns the input', () => {

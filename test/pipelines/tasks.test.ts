@@ -24,6 +24,7 @@ import { DECODE_DEFAULTS, T2I_DECODE_GUIDANCE } from '../../src/pipelines/decode
 import { drawBox, ground } from '../../src/pipelines/ground.js';
 import { conditionPrompt, holeMask, maskedImage, parseBox } from '../../src/pipelines/inpaint.js';
 import { mllmFor, type PumaModel } from '../../src/pipelines/model.js';
+import { prepareImage } from '../../src/pipelines/reconstruct.js';
 import * as T from '../../src/tensor/index.js';
 import { buildMiniClip } from '../../src/train/recipes/clip.js';
 import { C, testImage, tinyMllm, tinyPuma, tok, tokJson } from './tiny-puma.js';
@@ -302,6 +303,8 @@ test('task commands reject bad input with one clear message before loading a mod
     [['edit', join(dir, 'missing.png'), 'Make it red.', '--out', out], /^image file not found: .*missing\.png$/],
     [['edit', text, 'Make it red.', '--out', out], /unsupported image format/],
     [['edit', png, ' ', '--out', out], /^the instruction is empty$/],
+    [['edit', png, 'Make it red.', '--strength', '-1', '--out', out], /^--strength must be a number >= 0/],
+    [['edit', png, 'Make it red.', '--strength', '2', '--no-keep-input', '--out', out, '--model', missingModel], /^strength scales the change added to the input: it needs the input kept/],
     [['inpaint', png, '--box', '1,2,3', '--out', out], /^--box takes x,y,w,h/],
     [['inpaint', png, '--out', out], /^inpaint needs exactly one of --mask <png> and --box x,y,w,h$/],
     [['inpaint', png, '--box', '1,1,4,4', '--mask', png, '--out', out], /^inpaint needs exactly one of/],
@@ -390,4 +393,24 @@ test('puma inpaint with the shipped model keeps the pixels around the box (f4 by
   assert.ok(c.data.every((v, p) => !outside(p) || v === img.data[p]), 'f4, kept: the pixels around the box are the input\'s');
   assert.ok(c.data.some((v, p) => !outside(p) && v !== a.data[p]), 'f4 fills the box with another decode than f0');
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('puma edit --strength with the shipped model: 0 returns the input, 2 doubles the change that 1 adds', () => {
+  const shipped = loadBundle('models/puma-emoji');
+  const img = testImage(64, 64, 11);
+  const opts = { seeds: [0], steps: 2 };
+  const at = (strength: number) => edit(shipped, img, 'Make this person female.', { ...opts, strength }).rows[0].images.get(0)!.toArray();
+  const input = prepareImage(img).toArray();
+  const [s0, s1, s2] = [at(0), at(1), at(2)];
+  assert.deepEqual(Array.from(s0), Array.from(input), 'strength 0: the input');
+  let changed = 0, checked = 0;
+  for (let i = 0; i < input.length; i++) {
+    const d1 = s1[i] - input[i], d2 = s2[i] - input[i];
+    if (Math.abs(d1) > 1e-3) changed++;
+    if (s2[i] > 1e-6 && s2[i] < 1 - 1e-6) { // where 2x did not clamp
+      assert.ok(Math.abs(d2 - 2 * d1) < 1e-5, `value ${i}: ${d2} vs 2 x ${d1}`);
+      checked++;
+    }
+  }
+  assert.ok(changed > 100 && checked > input.length / 2, `${changed} values changed, ${checked} checked`);
 });

@@ -21,7 +21,8 @@ test('the page and /api/info describe the loaded model', async () => {
   assert.match(page.body, /<title>PUMA<\/title>/);
   for (const task of ['generate', 'reconstruct', 'edit', 'inpaint', 'colorize', 'canny2img', 'ask', 'ground']) assert.match(page.body, new RegExp(`\\b${task}:`), task);
   // edit, inpaint and colorize have a "keep the input" box, on by default as in the API
-  assert.match(page.body, /fields: \['image', 'instruction', 'keepInput'\]/);
+  assert.match(page.body, /fields: \['image', 'instruction', 'keepInput', 'strength'\]/);
+  assert.match(page.body, /<input id="strength" type="number" min="0" max="10" step="0.5" value="1"/);
   assert.match(page.body, /<input id="keepInput" type="checkbox" checked>/);
   // the page's script parses (a syntax error would leave every tab dead), and counts the seconds of a run
   const script = /<script>([\s\S]*)<\/script>/.exec(page.body)?.[1];
@@ -121,6 +122,8 @@ test('bad input is a 4xx with a one-line message, never a crash', async () => {
     ['/api/edit', { image: 'not base64!', instruction: 'x' }, /image: not base64/],
     ['/api/edit', { image: Buffer.from('hello').toString('base64'), instruction: 'x' }, /image/],
     ['/api/edit', { image: 'data:image/png,abc', instruction: 'x' }, /only base64 data URLs/],
+    ['/api/edit', { image, instruction: 'x', strength: -1 }, /strength must be >= 0/],
+    ['/api/edit', { image, instruction: 'x', strength: 2, keepInput: false }, /it needs the input kept/],
     ['/api/inpaint', { image }, /exactly one of mask/],
     ['/api/inpaint', { image, box: [0, 0, 0, 4] }, /w and h must be at least 1/],
     ['/api/inpaint', { image, box: [12, 0, 8, 8] }, /extends past/],
