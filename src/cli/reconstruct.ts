@@ -46,24 +46,12 @@ export function registerReconstructCommands(program: Command): void {
       const model = loadPuma(f.model, f.data);
       const x = prepareImage(img);
       mkdirSync(f.out, { recursive: true });
-      const rows = [];
-      for (const seed of f.seeds) {
-        const out = reconstruct(model, x, f.scales, {
-          steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, seed,
-          onStep: (k, i, n) => progress(`f${k} seed ${seed}: step ${i}/${n}`),
-        });
-        const cells = [{ image: tensorToImages(x)[0], caption: 'input' }];
-        for (const k of f.scales) {
-          const im = tensorToImages(out.get(k)!)[0];
-          await writeImage(im, join(f.out, `f${k}-seed${seed}.png`));
-          cells.push({ image: im, caption: `f${k}` });
-        }
-        rows.push({ cells, text: `seed ${seed}` });
-      }
+      const decodes = f.seeds.map((seed) => reconstruct(model, x, f.scales, {
+        steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, seed,
+        onStep: (k, i, n) => progress(`f${k} seed ${seed}: step ${i}/${n}`),
+      }));
       if (process.stderr.isTTY) process.stderr.write('\n');
-      writeFileSync(join(f.out, 'grid.png'), await renderGrid(rows, { scale: 2 }));
-      writeFileSync(join(f.out, 'settings.json'), `${JSON.stringify({ command: 'reconstruct', image: path, ...f }, null, 2)}\n`);
-      process.stdout.write(`wrote ${f.scales.length * f.seeds.length} images and grid.png to ${f.out}\n`);
+      await writeReconstruction(f, tensorToImages(x)[0], (k, i) => decodes[i].get(k)!, 2, { command: 'reconstruct', image: path, ...f });
     });
 
   program.command('export').description('write the trained parts of a runs folder as a model bundle (float16)')
@@ -108,19 +96,27 @@ async function reconstructWithRelease(path: string, img: Image, f: DecodeFlags &
     },
   });
   bar?.stop();
-  const size = out.get(f.scales[0])![0].shape[3];
-  const input = tensorToImages(prepareImage(img, size, 'bilinear'))[0];
+  const input = tensorToImages(prepareImage(img, out.get(f.scales[0])![0].shape[3], 'bilinear'))[0];
+  await writeReconstruction(f, input, (k, i) => out.get(k)![i], 1,
+    { command: 'reconstruct', image: path, model: f.model, release: true, scales: f.scales, seeds: f.seeds, ...settings, out: f.out });
+}
+
+/** f<k>-seed<s>.png for every scale and seed, grid.png (a row per seed after the input) and settings.json. */
+async function writeReconstruction(
+  f: { scales: number[]; seeds: number[]; out: string }, input: Image, decoded: (scale: number, seedIndex: number) => Tensor,
+  gridScale: number, settings: Record<string, unknown>,
+): Promise<void> {
   const rows = [];
   for (const [i, seed] of f.seeds.entries()) {
     const cells = [{ image: input, caption: 'input' }];
     for (const k of f.scales) {
-      const im = tensorToImages(out.get(k)![i])[0];
+      const im = tensorToImages(decoded(k, i))[0];
       await writeImage(im, join(f.out, `f${k}-seed${seed}.png`));
       cells.push({ image: im, caption: `f${k}` });
     }
     rows.push({ cells, text: `seed ${seed}` });
   }
-  writeFileSync(join(f.out, 'grid.png'), await renderGrid(rows, { scale: 1 }));
-  writeFileSync(join(f.out, 'settings.json'), `${JSON.stringify({ command: 'reconstruct', image: path, model: f.model, release: true, scales: f.scales, seeds: f.seeds, ...settings, out: f.out }, null, 2)}\n`);
+  writeFileSync(join(f.out, 'grid.png'), await renderGrid(rows, { scale: gridScale }));
+  writeFileSync(join(f.out, 'settings.json'), `${JSON.stringify(settings, null, 2)}\n`);
   process.stdout.write(`wrote ${f.scales.length * f.seeds.length} images and grid.png to ${f.out}\n`);
 }

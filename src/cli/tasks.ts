@@ -62,7 +62,6 @@ function outDir(dir: string): void {
   mkdirSync(dir, { recursive: true });
 }
 
-
 function loadModel(f: ModelFlags): PumaModel {
   progress(`loading ${f.model}`);
   const model = loadPuma(f.model, f.data);
