@@ -31,6 +31,9 @@ function timed<R>(what: string, f: () => R): { result: R; s: number } {
 // PyTorch first, in a child process that exits before ours starts: the two never share the 24 GB.
 let torch: Record<string, number> | null = null;
 if (useTorch) {
+  if (spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) {
+    throw new Error('PyTorch is not installed for /usr/bin/python3: apt-get install -y python3-torch libopenblas-dev, or run with --no-torch');
+  }
   const cfg = { unet: { ...SDXL_UNET_JSON, mapping_dim: 1024, mapping_dim1: 2048, num_tokens: 256, use_embeds: true, addition_embed_type: null } };
   const r = spawnSync('/usr/bin/python3', [join(here, 'torch_release_decoder.py'), String(threads), JSON.stringify(cfg)], {
     encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20,
