@@ -81,8 +81,8 @@ export function loadRelease(dir: string): Release {
  * position embedding for N = 256 only (the script passes these to from_pretrained).
  */
 export function releaseDecoder(release: Release, k: number): PumaDecoder {
+  releaseDecoderExists(release, k);
   const n = SCALE_TOKENS[k];
-  if (n === undefined || !release.scales.includes(k)) throw new Error(`no decoder for f${k} (unet_${n ?? '?'}) in ${release.dir}`);
   const dir = resolveComponent(join(release.dir, SDXL_DIR), `unet_${n}`);
   const raw = readConfigJson(dir);
   const cross = raw.cross_attention_dim;

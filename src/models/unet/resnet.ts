@@ -124,9 +124,7 @@ export class Upsample2D extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return tidyNoGrad(() => {
-      return this.conv.forward(upsampleNearest(x, 2));
-    });
+    return tidyNoGrad(() => this.conv.forward(upsampleNearest(x, 2)));
   }
 }
 
