@@ -9,8 +9,7 @@
 // (a blank-ish control: the decode of the edge map of an all-white image, with the caption).
 //   node --import tsx scripts/analysis/canny-layout.ts [n] [bundle]
 import { loadEmojiWorld } from '../../src/data/emoji/world.js';
-import type { Image } from '../../src/io/image.js';
-import { tensorToImages } from '../../src/cli/reconstruct.js';
+import { tensorToImages, type Image } from '../../src/io/image.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
 import { canny2img } from '../../src/pipelines/canny2img.js';
 import * as T from '../../src/tensor/index.js';

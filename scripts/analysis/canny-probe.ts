@@ -8,7 +8,7 @@
 import { imageBatch } from '../../src/data/batches.js';
 import { loadEmojiWorld } from '../../src/data/emoji/world.js';
 import { psnr } from '../../src/eval/metrics.js';
-import { tensorToImages } from '../../src/cli/reconstruct.js';
+import { tensorToImages } from '../../src/io/image.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
 import { cannyInput } from '../../src/pipelines/canny2img.js';
 import { decodeFeatures } from '../../src/pipelines/decode.js';

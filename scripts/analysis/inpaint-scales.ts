@@ -11,7 +11,7 @@ import { renderGrid, type GridRow } from '../../src/io/grid.js';
 import { coarseToFine } from '../../src/models/puma/encoder.js';
 import { IMAGE_SLOTS } from '../../src/models/puma/mllm.js';
 import { instructionParts } from '../../src/models/puma/mllm-prompt.js';
-import { tensorToImages } from '../../src/cli/reconstruct.js';
+import { tensorToImages } from '../../src/io/image.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
 import { keepKnown } from '../../src/pipelines/composite.js';
 import { mllmFor } from '../../src/pipelines/model.js';

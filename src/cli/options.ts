@@ -1,9 +1,14 @@
 // Option parsers shared by the CLI commands: each throws an Error with a one-line message.
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { SCHEDULER_NAMES, type SchedulerName } from '../diffusion/index.js';
+import { SHIPPED_MODEL } from '../pipelines/bundle.js';
 
-/** The shipped model when present, else the local training runs. */
-export const DEFAULT_MODEL = existsSync('models/puma-emoji/clip') ? 'models/puma-emoji' : 'runs';
+/**
+ * The shipped model: as models/puma-emoji in a checkout's folder, else where the package is
+ * installed; without one, the local training runs.
+ */
+export const DEFAULT_MODEL = existsSync('models/puma-emoji/clip') ? 'models/puma-emoji' : existsSync(join(SHIPPED_MODEL, 'clip')) ? SHIPPED_MODEL : 'runs';
 
 export function parseScales(v: string): number[] {
   const ks = v.split(',').map((s) => s.trim()).filter(Boolean).map(Number);

@@ -5,19 +5,13 @@ import type { Command } from 'commander';
 import { SCHEDULER_NAMES, type SchedulerName } from '../diffusion/index.js';
 import { renderGrid } from '../io/grid.js';
 import { DEFAULT_MODEL, nonNegative, parseScales, parseScheduler, parseSeeds, positiveInt, progress } from './options.js';
-import { chwToImage, readImage, writeImage, type Image } from '../io/image.js';
+import { readImage, tensorToImages, writeImage, type Image } from '../io/image.js';
 import { SCALE_TOKENS } from '../models/puma/encoder.js';
 import { DECODE_DEFAULTS } from '../pipelines/decode.js';
 import { exportBundle, loadPuma } from '../pipelines/bundle.js';
 import { prepareImage, reconstruct } from '../pipelines/reconstruct.js';
 import { isReleaseFolder, loadRelease, reconstructRelease, RELEASE_DECODE } from '../pipelines/release.js';
 import type { Tensor } from '../tensor/index.js';
-
-export function tensorToImages(x: Tensor): Image[] {
-  const [b, c, h, w] = x.shape;
-  const flat = x.contiguous().data;
-  return Array.from({ length: b }, (_, i) => chwToImage({ data: flat.slice(i * c * h * w, (i + 1) * c * h * w), shape: [c, h, w] }, '01'));
-}
 
 interface DecodeFlags { model: string; data: string; steps: number; guidance: number; scheduler: SchedulerName }
 

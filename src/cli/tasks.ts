@@ -7,7 +7,7 @@ import { Option, type Command } from 'commander';
 import { QUESTION_PHRASINGS } from '../data/tasks/templates.js';
 import { SCHEDULER_NAMES, type SchedulerName } from '../diffusion/index.js';
 import { renderGrid, type GridRow } from '../io/grid.js';
-import { readImage, writeImage, type Image } from '../io/image.js';
+import { readImage, tensorToImages, writeImage, type Image } from '../io/image.js';
 import { ask } from '../pipelines/ask.js';
 import { loadPuma } from '../pipelines/bundle.js';
 import { canny2img } from '../pipelines/canny2img.js';
@@ -20,7 +20,6 @@ import { holeMask, inpaint, inpaintScales, parseBox, type Box } from '../pipelin
 import { mllmFor, type PumaModel } from '../pipelines/model.js';
 import type { MllmTask } from '../train/recipes/mllm.js';
 import { DEFAULT_MODEL, nonNegative, parseScales, parseScheduler, parseSeeds, positiveInt, progress } from './options.js';
-import { tensorToImages } from './reconstruct.js';
 
 /** `puma ask --help`: the small model knows only the phrasings it was trained on. */
 const ASK_HELP = [

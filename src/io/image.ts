@@ -1,6 +1,7 @@
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp, { type Metadata } from 'sharp';
+import type { Tensor } from '../tensor/index.js';
 
 /** An 8-bit image, row-major interleaved channels: data[(y * width + x) * channels + c]. */
 export interface Image {
@@ -250,6 +251,17 @@ export function chwToImage(x: CHW, range: '01' | '-11' = '01'): Image {
     }
   }
   return { width: W, height: H, channels: C, data: out };
+}
+
+/**
+ * A batch of images in [0, 1], [B, C, H, W], as 8-bit images (what every task returns, decoded).
+ * @example const [img] = tensorToImages(r.rows[0].images.get(4)!); await writeImage(img, 'f4.png');
+ */
+export function tensorToImages(x: Tensor): Image[] {
+  if (x.ndim !== 4) throw new RangeError(`tensorToImages expects [B, C, H, W], got [${x.shape.join(', ')}]`);
+  const [b, c, h, w] = x.shape;
+  const flat = x.contiguous().data;
+  return Array.from({ length: b }, (_, i) => chwToImage({ data: flat.slice(i * c * h * w, (i + 1) * c * h * w), shape: [c, h, w] }, '01'));
 }
 
 /** In place: (x - mean[c]) / std[c] on a [3, H, W] array in [0, 1]. CLIP's statistics by default. */

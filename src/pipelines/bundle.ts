@@ -10,6 +10,7 @@
 // Weights are stored as float16 and loaded into float32.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { formatNeighbours } from '../data/neighbours.js';
 import { loadTokenizer } from '../data/tokenizer/tokenizer.js';
 import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
@@ -181,13 +182,17 @@ export function loadBundle(dir: string): PumaModel {
   };
 }
 
+/** The bundle the package ships, models/puma-emoji beside src/ (or dist/), wherever puma is installed. */
+export const SHIPPED_MODEL = fileURLToPath(new URL('../../models/puma-emoji', import.meta.url));
+
 /**
- * A model from a bundle folder or a runs folder.
+ * A model from a bundle folder or a runs folder; the shipped bundle by default.
  *
  * @example
- * const puma = loadPuma('models/puma-emoji');
+ * const puma = loadPuma();                    // SHIPPED_MODEL
+ * const mine = loadPuma('runs');              // a runs folder being trained
  */
-export function loadPuma(dir: string, data = 'data/emoji'): PumaModel {
+export function loadPuma(dir: string = SHIPPED_MODEL, data = 'data/emoji'): PumaModel {
   if (!existsSync(dir)) throw new Error(`no model at ${dir}`);
   return isBundle(dir) ? loadBundle(dir) : loadPumaFromRuns(dir, undefined, data);
 }

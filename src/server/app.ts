@@ -3,7 +3,7 @@
 // the event loop's thread: one request computes at a time, as on the command line.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { SCHEDULER_NAMES, type SchedulerName } from '../diffusion/index.js';
-import { decodeImage, encodeImage, type Image } from '../io/image.js';
+import { decodeImage, encodeImage, tensorToImages, type Image } from '../io/image.js';
 import { ask } from '../pipelines/ask.js';
 import { canny2img } from '../pipelines/canny2img.js';
 import { colorize } from '../pipelines/colorize.js';
@@ -15,7 +15,6 @@ import { ground } from '../pipelines/ground.js';
 import { inpaint, inpaintScales, type Box } from '../pipelines/inpaint.js';
 import { MLLM_STAGES, type PumaModel } from '../pipelines/model.js';
 import { prepareImage, reconstruct } from '../pipelines/reconstruct.js';
-import { tensorToImages } from '../cli/reconstruct.js';
 import { PAGE } from './page.js';
 
 /** Requests may carry two 64x64..1024x1024 images as base64; Fastify's 1 MiB default is too small for that. */
