@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { loadTokenizer, type PumaTokenizer } from '../data/tokenizer/tokenizer.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import type { CLIPModel } from '../models/clip/model.js';
+import { deferInit } from '../nn/module.js';
 import { clipNormalize } from '../pipelines/reconstruct.js';
 import * as T from '../tensor/index.js';
 import { latestCheckpoint, loadRunWeights } from '../train/run.js';
@@ -36,7 +37,7 @@ export class EvalEncoder {
       throw new Error(`no evaluation CLIP at ${dir}: train one with 'puma train clip --runs ${join(model, 'eval')} --seed 1' (then 'puma export')`);
     }
     const tok = loadTokenizer(tokPath);
-    const clip = buildMiniClip(tok);
+    const clip = deferInit(() => buildMiniClip(tok));
     if (bundle) loadCheckpoint(clip, weights);
     else loadRunWeights(weights, { clip });
     clip.freeze().eval();

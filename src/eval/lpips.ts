@@ -6,7 +6,7 @@
 // a converted state dict loads as is.
 import { existsSync } from 'node:fs';
 import { loadCheckpoint } from '../io/checkpoint.js';
-import { Conv2d, Module } from '../nn/index.js';
+import { Conv2d, deferInit, Module } from '../nn/index.js';
 import * as T from '../tensor/index.js';
 import type { Tensor } from '../tensor/index.js';
 
@@ -138,7 +138,7 @@ export function loadLpipsWeights(path: string, config: LpipsConfig = lpipsAlex):
       `features as net.slice1.0.* ... net.slice5.10.* and the linear layers as lin0.model.1.weight ... lin4.model.1.weight`,
     );
   }
-  const net = new Lpips(config).eval().freeze();
+  const net = deferInit(() => new Lpips(config)).eval().freeze();
   loadCheckpoint(net, path);
   return net;
 }

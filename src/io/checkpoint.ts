@@ -2,7 +2,7 @@
 // and streaming a checkpoint into a Module one tensor at a time.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { assertLoadable, compareKeys, isMeta, type LoadResult, type Module } from '../nn/module.js';
+import { assertLoadable, compareKeys, initPending, isMeta, markLoaded, type LoadResult, type Module } from '../nn/module.js';
 import { noGrad, type Shape, type Tensor } from '../tensor/index.js';
 import { SafetensorsFile, writeSafetensors, type WriteDType } from './safetensors.js';
 
@@ -155,8 +155,10 @@ export function loadCheckpoint(module: Module, source: string | Checkpoint, opts
         if (k === undefined) continue;
         if (isMeta(p)) throw new Error(`loadCheckpoint: '${name}' is a shape-only (meta) parameter`);
         ckpt.readInto(k, p.data);
+        markLoaded(p);
       }
     });
+    initPending(module);
     return result;
   } finally {
     if (typeof source === 'string') ckpt.close();

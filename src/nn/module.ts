@@ -30,9 +30,68 @@ export function isMeta(t: Tensor): boolean {
 /** How a parameter is filled when created. */
 export type Init = (t: Tensor) => void;
 
+let deferDepth = 0;
+const pendingInits = new WeakMap<Tensor, Init>();
+
+/**
+ * Runs fn with parameter initialisation deferred: parameters get their memory but not their
+ * initial values, which a checkpoint is about to overwrite (drawing them cost most of a bundle's
+ * load time, and over a minute for an SDXL UNet). loadCheckpoint / loadStateDict settle the module
+ * they load: what they write is done, initPending fills the rest with its own initialiser.
+ *
+ * @example
+ * const vae = deferInit(() => new AutoencoderKL(config));
+ * loadCheckpoint(vae, 'sdxl-vae');   // every parameter read or initialised
+ */
+export function deferInit<T>(fn: () => T): T {
+  deferDepth++;
+  try {
+    return fn();
+  } finally {
+    deferDepth--;
+  }
+}
+
+/** Whether t was created under deferInit() and has neither been loaded nor initialised yet. */
+export function isInitPending(t: Tensor): boolean {
+  return pendingInits.has(t);
+}
+
+/** Marks a parameter as written (by a load): its deferred initialiser will not run. */
+export function markLoaded(t: Tensor): void {
+  pendingInits.delete(t);
+}
+
+/**
+ * Re-initialises a parameter after construction (a model's own scheme over its layers' defaults);
+ * under deferInit it replaces the pending initialiser instead, so a load that follows skips it.
+ *
+ * @example
+ * for (const p of llm.parameters()) reinit(p, normal(0.02));
+ */
+export function reinit(t: Tensor, init: Init): void {
+  if (pendingInits.has(t)) pendingInits.set(t, init);
+  else init(t);
+}
+
+/** Runs the deferred initialiser of every parameter of module not yet loaded; returns how many. */
+export function initPending(module: Module): number {
+  let n = 0;
+  noGrad(() => {
+    for (const p of module.parameters()) {
+      const init = pendingInits.get(p);
+      if (!init) continue;
+      init(p);
+      pendingInits.delete(p);
+      n++;
+    }
+  });
+  return n;
+}
+
 /**
  * A new trainable parameter: kept (no tidy scope disposes it) and requiring grad.
- * Under onMeta() no memory is allocated.
+ * Under onMeta() no memory is allocated; under deferInit() the initialiser waits (initPending).
  */
 export function parameter(shape: Shape, init: Init): Tensor {
   if (metaDepth > 0) {
@@ -40,7 +99,8 @@ export function parameter(shape: Shape, init: Init): Tensor {
     return keep(t).requiresGrad_();
   }
   const t = Tensor.empty(shape);
-  init(t);
+  if (deferDepth > 0) pendingInits.set(t, init);
+  else init(t);
   return keep(t).requiresGrad_();
 }
 
@@ -181,8 +241,10 @@ export class Module {
         if (!p) continue;
         const src = t.contiguousData();
         p.data.set(src instanceof Float32Array ? src : Float32Array.from(src));
+        markLoaded(p);
       }
     });
+    initPending(this);
     return result;
   }
 

@@ -21,7 +21,7 @@ import { PumaMLLM } from '../models/puma/mllm.js';
 import { mllmConfigFromJson, mllmConfigJson } from '../models/puma/mllm-config.js';
 import { MINI_VAE } from '../models/puma/small.js';
 import { AutoencoderKL } from '../models/vae/model.js';
-import type { Module } from '../nn/module.js';
+import { deferInit, type Module } from '../nn/module.js';
 import { buildMiniClip } from '../train/recipes/clip.js';
 import { EvalEncoder } from '../eval/encoder.js';
 import { mllmRunDir } from '../train/recipes/mllm.js';
@@ -149,10 +149,11 @@ export function isBundle(dir: string): boolean {
 /** Loads a bundle written by exportBundle. */
 export function loadBundle(dir: string): PumaModel {
   const tok = loadTokenizer(join(dir, 'tokenizer.json'));
-  const clip = buildMiniClip(tok);
+  // deferInit: the weights are read, not drawn (initialising them cost most of the load)
+  const clip = deferInit(() => buildMiniClip(tok));
   loadCheckpoint(clip, join(dir, 'clip', 'model.safetensors'));
   clip.freeze().eval();
-  const vae = new AutoencoderKL(MINI_VAE);
+  const vae = deferInit(() => new AutoencoderKL(MINI_VAE));
   loadCheckpoint(vae, join(dir, 'vae', 'diffusion_pytorch_model.safetensors'));
   vae.freeze().eval();
   const scalingFactor = (readConfigJson(join(dir, 'vae')).scaling_factor as number | undefined) ?? 1;
@@ -161,7 +162,7 @@ export function loadBundle(dir: string): PumaModel {
     const d = join(dir, `decoder-${k}`);
     if (!existsSync(join(d, 'config.json'))) return null;
     const cfg = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8')) as { feature_dim: number; spatial_channels: number };
-    const dec = new PumaDecoder(smallDecoderConfig(k, cfg.feature_dim, cfg.spatial_channels));
+    const dec = deferInit(() => new PumaDecoder(smallDecoderConfig(k, cfg.feature_dim, cfg.spatial_channels)));
     loadCheckpoint(dec, join(d, 'diffusion_pytorch_model.safetensors'));
     return dec.freeze().eval();
   });
@@ -169,7 +170,7 @@ export function loadBundle(dir: string): PumaModel {
   for (const stage of MLLM_STAGES) {
     const d = join(dir, `mllm-${stage}`);
     if (!existsSync(join(d, 'config.json'))) continue;
-    const mllm = new PumaMLLM(mllmConfigFromJson(readConfigJson(d)));
+    const mllm = deferInit(() => new PumaMLLM(mllmConfigFromJson(readConfigJson(d))));
     loadCheckpoint(mllm, join(d, 'model.safetensors'));
     mllms[stage] = mllm.freeze().eval();
   }

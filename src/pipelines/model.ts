@@ -12,6 +12,7 @@ import { PumaDecoder, smallDecoderConfig } from '../models/puma/decoder.js';
 import type { MultiGranularEncoder } from '../models/puma/encoder.js';
 import type { PumaMLLM } from '../models/puma/mllm.js';
 import type { AutoencoderKL } from '../models/vae/model.js';
+import { deferInit } from '../nn/module.js';
 import * as T from '../tensor/index.js';
 import { latestCheckpoint, loadRunWeights } from '../train/run.js';
 import { loadFrozenStack } from '../train/recipes/stack.js';
@@ -94,7 +95,7 @@ export function loadPumaFromRuns(runs: string, world?: EmojiWorld, data = 'data/
     if (!latestCheckpoint(dir)) return null;
     const cfgPath = join(dir, 'config.json');
     const spatial = existsSync(cfgPath) ? (JSON.parse(readFileSync(cfgPath, 'utf8')).spatial_channels as number | undefined) : undefined;
-    const dec = new PumaDecoder(smallDecoderConfig(k, stack.encoder.featureDim, spatial ?? 16));
+    const dec = deferInit(() => new PumaDecoder(smallDecoderConfig(k, stack.encoder.featureDim, spatial ?? 16)));
     whileRotating(() => loadRunWeights(dir, { decoder: dec }));
     return dec.freeze().eval();
   });

@@ -18,6 +18,7 @@ import { readConfigJson, unetConfig } from '../io/config.js';
 import type { Image } from '../io/image.js';
 import { CLIPVisionModelWithProjection } from '../models/clip/model.js';
 import { PumaDecoder } from '../models/puma/decoder.js';
+import { deferInit, initPending } from '../nn/module.js';
 import { MultiGranularEncoder, SCALE_TOKENS } from '../models/puma/encoder.js';
 import { AutoencoderKL } from '../models/vae/model.js';
 import * as T from '../tensor/index.js';
@@ -89,9 +90,11 @@ export function releaseDecoder(release: Release, k: number): PumaDecoder {
   if (typeof cross !== 'number') throw new Error(`${dir}/config.json: cross_attention_dim must be one number, got ${JSON.stringify(cross)}`);
   const featureDim = release.encoder.featureDim;
   const unet = unetConfig({ ...raw, mapping_dim: featureDim, mapping_dim1: cross, num_tokens: n, use_embeds: n === 256 });
-  if (unet.sampleSize === null) throw new Error(`${dir}/config.json has no sample_size`);
-  const dec = new PumaDecoder({ scale: k, featureDim, latentChannels: unet.inChannels, latentSize: unet.sampleSize, spatialChannels: 0, unet });
+  const latentSize = unet.sampleSize;
+  if (latentSize === null) throw new Error(`${dir}/config.json has no sample_size`);
+  const dec = deferInit(() => new PumaDecoder({ scale: k, featureDim, latentChannels: unet.inChannels, latentSize, spatialChannels: 0, unet }));
   loadCheckpoint(dec.unet, dir);
+  initPending(dec);
   return dec.freeze().eval();
 }
 

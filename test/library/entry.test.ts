@@ -4,7 +4,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFil
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { SHIPPED_MODEL } from '../../src/pipelines/bundle.js';
+import { isInitPending } from '../../src/nn/module.js';
+import { loadPuma, SHIPPED_MODEL } from '../../src/pipelines/bundle.js';
+import { defaultGenerator, manualSeed } from '../../src/tensor/index.js';
 
 // puma used as a dependency: another folder with node_modules/puma -> this checkout, importing
 // 'puma' by name. The condition 'puma-source' (package.json "exports") points the same names at
@@ -89,4 +91,15 @@ test('the CLI finds the shipped model from any folder', () => {
   assert.equal(r.status, 0, r.stderr);
   const settings = JSON.parse(readFileSync(join(dir, 'out', 'settings.json'), 'utf8')) as { model: string };
   assert.equal(settings.model, SHIPPED_MODEL);
+});
+
+test('loadPuma reads every weight of the bundle and draws no random numbers for them', () => {
+  manualSeed(11);
+  const puma = loadPuma();
+  const drawn = defaultGenerator.uniform();
+  manualSeed(11);
+  assert.equal(drawn, defaultGenerator.uniform(), 'nothing was initialised at random only to be overwritten');
+  const modules = [puma.clip, puma.vae, ...puma.decoders.filter((d) => d !== null), ...Object.values(puma.mllms)];
+  assert.ok(modules.length >= 8, `${modules.length} modules`);
+  for (const m of modules) assert.ok(!m!.parameters().some(isInitPending), m!.constructor.name);
 });

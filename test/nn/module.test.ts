@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Linear, LayerNorm, Module, ModuleList, onMeta, isMeta, Conv2d, GroupNorm, RMSNorm, Embedding, Dropout, multiHeadAttention } from '../../src/nn/index.js';
-import { fromArray, gelu, randn, tidy, zeros, Tensor, memoryStats, softmax, matmul } from '../../src/tensor/index.js';
+import { Linear, LayerNorm, Module, ModuleList, onMeta, isMeta, Conv2d, GroupNorm, RMSNorm, Embedding, Dropout, multiHeadAttention, deferInit, initPending, isInitPending, reinit } from '../../src/nn/index.js';
+import { fromArray, gelu, randn, tidy, zeros, Tensor, memoryStats, softmax, matmul, manualSeed, defaultGenerator } from '../../src/tensor/index.js';
 
 class Mlp extends Module {
   fc1 = this.module('fc1', new Linear(4, 8));
@@ -116,4 +116,37 @@ test('multiHeadAttention equals softmax(q k^T / sqrt(d)) v per head', () => {
     const ref = matmul(softmax(matmul(qh, kh.transpose(1, 2)).mul(1 / Math.sqrt(2))), vh).toArray();
     for (let t = 0; t < 3; t++) for (let j = 0; j < 2; j++) assert.ok(Math.abs(out[t * 4 + 2 * h + j] - ref[t * 2 + j]) < 1e-5);
   }
+});
+
+test('deferInit: a load writes every parameter; what it does not write gets its own initialiser; nothing is drawn for the rest', () => {
+  manualSeed(3);
+  const source = new Net();
+  const dict = source.stateDict();
+  // a full load: the values are the source's, and the default generator drew nothing
+  manualSeed(7);
+  const full = deferInit(() => new Net());
+  assert.ok(full.parameters().every(isInitPending), 'parameters wait for their values');
+  full.loadStateDict(dict);
+  const next = defaultGenerator.uniform();
+  manualSeed(7);
+  assert.equal(next, defaultGenerator.uniform(), 'building and loading under deferInit draws no random numbers');
+  for (const [k, p] of full.stateDict()) assert.deepEqual(Array.from(p.data), Array.from(dict.get(k)!.data), k);
+  assert.ok(!full.parameters().some(isInitPending));
+  // a partial load: the missing parameters are initialised as a plain construction would
+  const partial = deferInit(() => new Net());
+  const some = new Map([...dict].filter(([k]) => k !== 'layers.1.fc1.bias' && k !== 'scale'));
+  const r = partial.loadStateDict(some, { strict: false });
+  assert.deepEqual(r.missing.sort(), ['layers.1.fc1.bias', 'scale']);
+  assert.ok(!partial.parameters().some(isInitPending));
+  assert.deepEqual(Array.from(partial.stateDict().get('scale')!.data), [2, 2, 2, 2]);
+  const bias = Array.from(partial.stateDict().get('layers.1.fc1.bias')!.data);
+  assert.ok(bias.every((v) => Math.abs(v) <= 0.5) && bias.some((v) => v !== 0), `Linear(4, 8)'s default U(-1/2, 1/2): ${bias}`);
+  // reinit replaces a pending initialiser and runs an eager one at once
+  const eager = new Linear(2, 3);
+  reinit(eager.weight, (t) => t.data.fill(5));
+  assert.deepEqual(Array.from(eager.weight.data), Array(6).fill(5));
+  const lazy = deferInit(() => new Linear(2, 3));
+  reinit(lazy.weight, (t) => t.data.fill(5));
+  assert.equal(initPending(lazy), 2);
+  assert.deepEqual(Array.from(lazy.weight.data), Array(6).fill(5));
 });

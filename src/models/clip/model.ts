@@ -4,7 +4,7 @@ import { loadCheckpoint } from '../../io/checkpoint.js';
 import {
   clipConfig, clipVisionConfig, readConfigJson, type CLIPConfig, type CLIPTextConfig, type CLIPVisionConfig,
 } from '../../io/config.js';
-import { Conv2d, Embedding, LayerNorm, Linear, Module, ModuleList, multiHeadAttention } from '../../nn/index.js';
+import { Conv2d, deferInit, Embedding, LayerNorm, Linear, Module, ModuleList, multiHeadAttention } from '../../nn/index.js';
 import { normal } from '../../nn/init.js';
 import { cat, fromArray, gelu, quickGelu, type Tensor } from '../../tensor/index.js';
 
@@ -180,7 +180,7 @@ export class CLIPVisionModelWithProjection extends Module {
    * const clip = CLIPVisionModelWithProjection.fromPretrained('/models/clip-vit-large-patch14').freeze();
    */
   static fromPretrained(dir: string): CLIPVisionModelWithProjection {
-    const m = new CLIPVisionModelWithProjection(clipVisionConfig(readConfigJson(dir)));
+    const m = deferInit(() => new CLIPVisionModelWithProjection(clipVisionConfig(readConfigJson(dir))));
     loadCheckpoint(m, dir, { ignore: CLIP_TEXT_KEYS });
     return m.eval();
   }
@@ -284,7 +284,7 @@ export class CLIPModel extends Module {
 
   /** From a CLIPModel folder (config.json with text_config and vision_config, model.safetensors). */
   static fromPretrained(dir: string): CLIPModel {
-    const m = new CLIPModel(clipConfig(readConfigJson(dir)));
+    const m = deferInit(() => new CLIPModel(clipConfig(readConfigJson(dir))));
     loadCheckpoint(m, dir);
     return m.eval();
   }

@@ -3,7 +3,7 @@
 // projected image features in and regresses features from the final hidden states).
 import { loadCheckpoint } from '../../io/checkpoint.js';
 import { llamaConfig, readConfigJson, type LlamaConfig } from '../../io/config.js';
-import { Embedding, Linear, Module, ModuleList, RMSNorm, mergeHeads, splitHeads } from '../../nn/index.js';
+import { deferInit, Embedding, Linear, mergeHeads, Module, ModuleList, RMSNorm, splitHeads } from '../../nn/index.js';
 import {
   cat, fromArray, keep, rope, ropeTables, scaledDotProductAttention, silu, type Tensor,
 } from '../../tensor/index.js';
@@ -206,7 +206,7 @@ export class LlamaForCausalLM extends Module {
    * const llm = LlamaForCausalLM.fromPretrained('/models/Meta-Llama-3-8B');
    */
   static fromPretrained(dir: string, overrides: Partial<LlamaConfig> = {}): LlamaForCausalLM {
-    const m = new LlamaForCausalLM(llamaConfig(readConfigJson(dir), overrides));
+    const m = deferInit(() => new LlamaForCausalLM(llamaConfig(readConfigJson(dir), overrides)));
     loadCheckpoint(m, dir);
     return m.eval();
   }

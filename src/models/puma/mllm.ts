@@ -3,7 +3,7 @@
 // regression head on the hidden states. An image is `[IMG] f4 f3 f2 f1 f0 [/IMG]`, 341 feature
 // slots coarse to fine.
 import { LlamaForCausalLM, KVCache } from '../llama/model.js';
-import { Embedding, Linear, Module, assertLoadable, compareKeys, normal, zerosInit, type LoadResult } from '../../nn/index.js';
+import { Embedding, Linear, Module, assertLoadable, compareKeys, normal, reinit, zerosInit, type LoadResult } from '../../nn/index.js';
 import {
   cat, crossEntropy, fromArray, gelu, keep, noGrad, tidy, type Generator, type Tensor,
 } from '../../tensor/index.js';
@@ -184,11 +184,11 @@ export class PumaMLLM extends Module {
     this.slot_embedding = config.slotEmbedding ? this.module('slot_embedding', new Embedding(IMAGE_SLOTS, h)) : null;
     // transformers' LlamaPreTrainedModel init (initializer_range 0.02) for a backbone trained
     // from scratch; norms stay at 1. A checkpoint load overwrites all of it.
-    for (const [name, p] of this.llm.namedParameters()) if (!/norm\.weight$/.test(name)) normal(0.02)(p);
+    for (const [name, p] of this.llm.namedParameters()) if (!/norm\.weight$/.test(name)) reinit(p, normal(0.02));
     // the head starts near a constant output (its bias), which setFeatureMean can put at the data mean
-    normal(0.02)(this.regression_head.weight);
-    zerosInit(this.regression_head.bias!);
-    if (this.slot_embedding) zerosInit(this.slot_embedding.weight);
+    reinit(this.regression_head.weight, normal(0.02));
+    reinit(this.regression_head.bias!, zerosInit);
+    if (this.slot_embedding) reinit(this.slot_embedding.weight, zerosInit);
   }
 
   /**

@@ -3,7 +3,7 @@
 // of the conditioning tokens, scaled per sample: 1 conditional, 0 unconditional).
 import { loadCheckpoint, resolveComponent } from '../../io/checkpoint.js';
 import { readConfigJson, unetConfig, type UNetConfig } from '../../io/config.js';
-import { Conv2d, GroupNorm, Linear, Module, ModuleList } from '../../nn/index.js';
+import { Conv2d, deferInit, GroupNorm, Linear, Module, ModuleList } from '../../nn/index.js';
 import { truncNormal } from '../../nn/init.js';
 import { cat, fromArray, silu, Tensor } from '../../tensor/index.js';
 import { DownBlock, MidBlock2DCrossAttn, UpBlock } from './blocks.js';
@@ -118,7 +118,7 @@ export class UNet2DConditionModel extends Module {
    */
   static fromPretrained(path: string, subfolder?: string): UNet2DConditionModel {
     const dir = resolveComponent(path, subfolder);
-    const m = new UNet2DConditionModel(unetConfig(readConfigJson(dir)));
+    const m = deferInit(() => new UNet2DConditionModel(unetConfig(readConfigJson(dir))));
     loadCheckpoint(m, dir);
     return m.eval();
   }

@@ -2,7 +2,7 @@
 // post_quant_conv -> Decoder. PUMA keeps SDXL's VAE frozen and decodes latents / scaling_factor.
 import { loadCheckpoint, resolveComponent } from '../../io/checkpoint.js';
 import { readConfigJson, vaeConfig, type VAEConfig } from '../../io/config.js';
-import { Conv2d, GroupNorm, Module, ModuleList } from '../../nn/index.js';
+import { Conv2d, deferInit, GroupNorm, Module, ModuleList } from '../../nn/index.js';
 import { defaultGenerator, exp, randn, silu, type Generator, type Tensor, tidyNoGrad } from '../../tensor/index.js';
 import { Attention, Downsample2D, ResnetBlock2D, Upsample2D } from '../unet/resnet.js';
 
@@ -192,7 +192,7 @@ export class AutoencoderKL extends Module {
    */
   static fromPretrained(path: string, subfolder?: string): AutoencoderKL {
     const dir = resolveComponent(path, subfolder);
-    const m = new AutoencoderKL(vaeConfig(readConfigJson(dir)));
+    const m = deferInit(() => new AutoencoderKL(vaeConfig(readConfigJson(dir))));
     loadCheckpoint(m, dir, { rename: renameLegacyVaeKey });
     return m.eval();
   }
