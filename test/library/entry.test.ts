@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { isInitPending } from '../../src/nn/module.js';
 import { loadPuma, SHIPPED_MODEL } from '../../src/pipelines/bundle.js';
 import { defaultGenerator, manualSeed } from '../../src/tensor/index.js';
@@ -28,9 +28,14 @@ test('package.json: every entry point is a built source file', () => {
   for (const t of targets) assert.ok(existsSync(built(t)), `${t}: no ${built(t)} to build it from`);
 });
 
+const made: string[] = [];
+// rmSync removes the node_modules/puma link, not the checkout it points to
+after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
 /** A folder whose node_modules/puma is this checkout, with `files` written into it. */
 function consumer(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'puma-consumer-'));
+  made.push(dir);
   mkdirSync(join(dir, 'node_modules'));
   symlinkSync(root, join(dir, 'node_modules', 'puma'), 'dir');
   writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
@@ -87,6 +92,7 @@ test("README's code examples run as written", () => {
 
 test('the CLI finds the shipped model from any folder', () => {
   const dir = mkdtempSync(join(tmpdir(), 'puma-elsewhere-'));
+  made.push(dir);
   const r = spawnSync(process.execPath, [join(root, 'bin', 'puma.js'), 'generate', 'grinning face', '--scales', '4', '--steps', '2', '--out', 'out'], { cwd: dir, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const settings = JSON.parse(readFileSync(join(dir, 'out', 'settings.json'), 'utf8')) as { model: string };
