@@ -2,7 +2,18 @@
 import { Storage } from '../tensor/memory.js';
 import { keep, noGrad, Tensor, type Shape, formatShape } from '../tensor/index.js';
 
-let metaDepth = 0;
+/** How deep inside onMeta() / deferInit() parameter creation runs now. */
+const depth = { meta: 0, defer: 0 };
+
+function within<T>(mode: keyof typeof depth, fn: () => T): T {
+  depth[mode]++;
+  try {
+    return fn();
+  } finally {
+    depth[mode]--;
+  }
+}
+
 const EMPTY = new Float32Array(0);
 
 /**
@@ -14,12 +25,7 @@ const EMPTY = new Float32Array(0);
  * m.numParameters(); // 8030261248
  */
 export function onMeta<T>(fn: () => T): T {
-  metaDepth++;
-  try {
-    return fn();
-  } finally {
-    metaDepth--;
-  }
+  return within('meta', fn);
 }
 
 /** Whether t is a shape-only tensor created under onMeta(). */
@@ -30,7 +36,6 @@ export function isMeta(t: Tensor): boolean {
 /** How a parameter is filled when created. */
 export type Init = (t: Tensor) => void;
 
-let deferDepth = 0;
 const pendingInits = new WeakMap<Tensor, Init>();
 
 /**
@@ -44,12 +49,7 @@ const pendingInits = new WeakMap<Tensor, Init>();
  * loadCheckpoint(vae, 'sdxl-vae');   // every parameter read or initialised
  */
 export function deferInit<T>(fn: () => T): T {
-  deferDepth++;
-  try {
-    return fn();
-  } finally {
-    deferDepth--;
-  }
+  return within('defer', fn);
 }
 
 /** Whether t was created under deferInit() and has neither been loaded nor initialised yet. */
@@ -94,12 +94,12 @@ export function initPending(module: Module): number {
  * Under onMeta() no memory is allocated; under deferInit() the initialiser waits (initPending).
  */
 export function parameter(shape: Shape, init: Init): Tensor {
-  if (metaDepth > 0) {
+  if (depth.meta > 0) {
     const t = new Tensor(Storage.wrap('float32', EMPTY), [...shape]);
     return keep(t).requiresGrad_();
   }
   const t = Tensor.empty(shape);
-  if (deferDepth > 0) pendingInits.set(t, init);
+  if (depth.defer > 0) pendingInits.set(t, init);
   else init(t);
   return keep(t).requiresGrad_();
 }
