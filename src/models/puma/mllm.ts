@@ -183,7 +183,7 @@ export class PumaMLLM extends Module {
     this.regression_head = this.module('regression_head', new Linear(h, config.featureDim));
     this.slot_embedding = config.slotEmbedding ? this.module('slot_embedding', new Embedding(IMAGE_SLOTS, h)) : null;
     // transformers' LlamaPreTrainedModel init (initializer_range 0.02) for a backbone trained
-    // from scratch; norms stay at 1. A checkpoint load overwrites all of it.
+    // from scratch; norms stay at 1. Built under deferInit to be loaded, none of it is drawn.
     for (const [name, p] of this.llm.namedParameters()) if (!/norm\.weight$/.test(name)) reinit(p, normal(0.02));
     // the head starts near a constant output (its bias), which setFeatureMean can put at the data mean
     reinit(this.regression_head.weight, normal(0.02));
