@@ -193,6 +193,26 @@ def unet():
     return step
 
 
+def unet_sampling(b=2):
+    """One forward without gradients at batch b: a decoder's sampling step."""
+    model = UNet().eval()
+    x, t, ctx = torch.randn(b, 4, 16, 16), torch.randint(0, 1000, (b,)), torch.randn(b, 16, 128)
+
+    def step():
+        with torch.no_grad():
+            model(x, t, ctx)
+    return step
+
+
+def conv_small():
+    x, conv = torch.randn(2, 32, 16, 16), nn.Conv2d(32, 32, 3, padding=1)
+
+    def step():
+        with torch.no_grad():
+            conv(x)
+    return step
+
+
 def bf16(make):
     """The step under CPU autocast to bfloat16 (matrix products and convolutions in bf16)."""
     def build():
@@ -218,6 +238,8 @@ WORKLOADS = {
     'attention fwd+bwd B8 H4 T256 D64 causal': attention,
     'GPT AdamW step d256 L4 H4 T256 B8 V256': gpt,
     'UNet train step 4x16x16 ch64/128 xattn B16': unet,
+    'conv2d 3x3 32->32 2x32x16x16 fwd': conv_small,
+    'UNet sampling step 4x16x16 ch64/128 xattn B2': unet_sampling,
     'bf16 gemm n=1024': lambda: bf16_mm(1024),
     'bf16 conv2d 3x3 64->64 32x64x32x32 fwd+bwd': bf16(conv),
     'bf16 GPT AdamW step d256 L4 H4 T256 B8 V256': bf16(gpt),

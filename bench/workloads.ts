@@ -105,8 +105,9 @@ export function gpt(cfg: GptConfig = { vocab: 256, dim: 256, layers: 4, heads: 4
   });
 }
 
-function unet(): Step {
-  const C0 = 64, C1 = 128, CTX = 128, TEMB = 256, B = 16;
+/** The training step at batch B, or (train false) one forward without gradients: a decoder's sampling step. */
+function unet(B = 16, train = true): Step {
+  const C0 = 64, C1 = 128, CTX = 128, TEMB = 256;
   const convP = (ci: number, co: number, k = 3) => ({ w: param([co, ci, k, k], 0.05), b: zerosParam([co]) });
   const gnP = (c: number) => ({ w: onesParam([c]), b: zerosParam([c]) });
   const res = (ci: number, co: number) => ({
@@ -168,11 +169,18 @@ function unet(): Step {
     const out = cv(m.convOut, T.silu(gn(m.normOut, h)));
     return T.mseLoss(out, noise);
   };
+  if (!train) return () => T.noGrad(() => T.tidy(() => { forward(); }));
   return () => T.tidy(() => {
     opt.zeroGrad();
     forward().backward();
     opt.step();
   });
+}
+
+/** A small convolution forward without gradients, the size of the emoji decoders' at sampling. */
+function convSmall(): Step {
+  const x = T.randn([2, 32, 16, 16]).keep(), w = T.randn([32, 32, 3, 3], { std: 0.05 }).keep(), b = T.zeros([32]).keep();
+  return () => T.noGrad(() => T.tidy(() => { T.conv2d(x, w, b, { padding: 1 }); }));
 }
 
 export const WORKLOADS: Record<string, () => Step> = {
@@ -182,7 +190,10 @@ export const WORKLOADS: Record<string, () => Step> = {
   'conv2d 3x3 64->64 32x64x32x32 fwd+bwd': conv,
   'attention fwd+bwd B8 H4 T256 D64 causal': attention,
   'GPT AdamW step d256 L4 H4 T256 B8 V256': () => gpt(),
-  'UNet train step 4x16x16 ch64/128 xattn B16': unet,
+  'UNet train step 4x16x16 ch64/128 xattn B16': () => unet(),
+  // inference at the sizes `puma generate` samples at (batch 2: the guided pair)
+  'conv2d 3x3 32->32 2x32x16x16 fwd': convSmall,
+  'UNet sampling step 4x16x16 ch64/128 xattn B2': () => unet(2, false),
   // bfloat16 products (float32 accumulation), against PyTorch's CPU autocast to bfloat16.
   'bf16 gemm n=1024': () => bf16(sgemm(1024)),
   'bf16 conv2d 3x3 64->64 32x64x32x32 fwd+bwd': () => bf16(conv()),
@@ -200,6 +211,7 @@ export const REPS: Record<string, number> = {
   'sgemm n=512': 50, 'sgemm n=1024': 10, 'sgemm n=2048': 3,
   'conv2d 3x3 64->64 32x64x32x32 fwd+bwd': 3, 'attention fwd+bwd B8 H4 T256 D64 causal': 3,
   'GPT AdamW step d256 L4 H4 T256 B8 V256': 2, 'UNet train step 4x16x16 ch64/128 xattn B16': 2,
+  'conv2d 3x3 32->32 2x32x16x16 fwd': 500, 'UNet sampling step 4x16x16 ch64/128 xattn B2': 50,
   'bf16 gemm n=1024': 20, 'bf16 conv2d 3x3 64->64 32x64x32x32 fwd+bwd': 3,
   'bf16 GPT AdamW step d256 L4 H4 T256 B8 V256': 2, 'bf16 UNet train step 4x16x16 ch64/128 xattn B16': 2,
 };

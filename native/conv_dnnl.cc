@@ -9,6 +9,7 @@
 // assume one calling thread (the JS thread; never inside our parallel regions).
 #include "conv.h"
 #ifdef PUMA_HAVE_DNNL
+#include <omp.h>
 #include <cstdlib>
 #include <memory>
 #include <unordered_map>
@@ -23,7 +24,7 @@ using tag = dnnl::memory::format_tag;
 enum Pass : int64_t { kForward = 0, kForwardBias = 1, kBackwardData = 2, kBackwardWeights = 3 };
 
 struct Key {
-  int64_t v[15];
+  int64_t v[16];
   bool operator==(const Key& o) const { return std::memcmp(v, o.v, sizeof v) == 0; }
 };
 struct KeyHash {
@@ -79,7 +80,8 @@ dnnl::memory::dims dims_w(const Conv& g) { return {g.o, g.c, g.kh, g.kw}; }
 dnnl::memory::dims dims_y(const Conv& g) { return {g.n, g.o, g.oh, g.ow}; }
 
 Entry* lookup(const Conv& g, Pass pass, bool bf16) {
-  const Key key{{g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow, pass, bf16}};
+  // the threads it is built for: a primitive may size its work split when it is created
+  const Key key{{g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow, pass, bf16, omp_get_max_threads()}};
   auto it = cache.find(key);
   if (it != cache.end()) return it->second.get();
   if (cache.size() >= kCacheMax) cache.clear();
@@ -156,8 +158,30 @@ dnnl::memory bring_in(const Move& m, const dnnl::memory::desc& ours, const float
   return copy;
 }
 
+// Forward passes below this many multiply-adds run on one thread. Measured on this 2-core
+// machine: two threads lose below ~20 M (up to 2.4x slower for the small decoders' convolutions
+// at batch 2, 16x16 and 8x8: waking and joining the second thread costs more than it computes),
+// break even near 40 M and win from ~75 M (by ~25%).
+constexpr double kForwardOneThreadMacs = double(1 << 25);
+
+// omp_set_num_threads(n) for this scope (oneDNN sizes its parallel regions from it).
+struct ThreadScope {
+  int before;
+  explicit ThreadScope(int n) : before(omp_get_max_threads()) { if (n != before) omp_set_num_threads(n); }
+  ~ThreadScope() { if (omp_get_max_threads() != before) omp_set_num_threads(before); }
+};
+
+bool run_pass(const Conv& g, Pass pass, const float* in0, const float* in1, const float* bias, float* out);
+
 // Runs one pass: in0, in1 in our layouts, out written in ours.
 bool run(const Conv& g, Pass pass, const float* in0, const float* in1, const float* bias, float* out) {
+  const double macs = double(g.n) * g.o * g.oh * g.ow * g.c * g.kh * g.kw;
+  const bool forward = pass == kForward || pass == kForwardBias;
+  ThreadScope threads(forward && macs < kForwardOneThreadMacs ? 1 : omp_get_max_threads());
+  return run_pass(g, pass, in0, in1, bias, out);
+}
+
+bool run_pass(const Conv& g, Pass pass, const float* in0, const float* in1, const float* bias, float* out) {
   Entry* e = lookup(g, pass, gemm_bf16());
   if (!e->usable) return false;
   const dnnl::memory::desc ux(dims_x(g), dt::f32, tag::nchw), uw(dims_w(g), dt::f32, tag::oihw),
