@@ -11,6 +11,7 @@ import { psnr } from '../../src/eval/metrics.js';
 import { tensorToImages } from '../../src/io/image.js';
 import { loadPuma } from '../../src/pipelines/bundle.js';
 import { cannyInput } from '../../src/pipelines/canny2img.js';
+import { ridgeSolve } from '../../src/nn/ridge.js';
 import { decodeFeatures } from '../../src/pipelines/decode.js';
 import { encodeScales, prepareImage } from '../../src/pipelines/reconstruct.js';
 import * as T from '../../src/tensor/index.js';
@@ -57,25 +58,6 @@ function design(edge: Float32Array, n: number): T.Tensor {
     X.data.set(r, ((b * G + y) * G + x) * K);
   }
   return X;
-}
-
-/** Solves (A + lambda I) W = B by Cholesky, A [K, K] symmetric positive definite; float64. */
-function ridgeSolve(A: Float32Array, B: Float32Array, k: number, m: number, lambda: number): Float32Array {
-  const L = new Float64Array(k * k);
-  for (let i = 0; i < k; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = A[i * k + j] + (i === j ? lambda : 0);
-      for (let p = 0; p < j; p++) s -= L[i * k + p] * L[j * k + p];
-      L[i * k + j] = i === j ? Math.sqrt(s) : s / L[j * k + j];
-    }
-  }
-  const W = new Float32Array(k * m), y = new Float64Array(k);
-  for (let c = 0; c < m; c++) {
-    for (let i = 0; i < k; i++) { let s = B[i * m + c]; for (let p = 0; p < i; p++) s -= L[i * k + p] * y[p]; y[i] = s / L[i * k + i]; }
-    for (let i = k - 1; i >= 0; i--) { let s = y[i]; for (let p = i + 1; p < k; p++) s -= L[p * k + i] * y[p]; y[i] = s / L[i * k + i]; }
-    for (let i = 0; i < k; i++) W[i * m + c] = y[i];
-  }
-  return W;
 }
 
 const nTrain = Number(trainArg), nTest = Number(testArg);

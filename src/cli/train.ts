@@ -60,8 +60,13 @@ export function registerTrainCommands(program: Command): void {
       return k;
     })
     .option('--spatial-channels <n>', 'channels of the spatial conditioning path (0 = cross-attention only, as the paper)', (v) => Number(v), 16)
-    .action(async (f: TrainFlags & { scale: number; spatialChannels: number }) =>
-      report(`decoder f${f.scale}`, await trainDecoder({ ...recipeOptions(f), scale: f.scale, spatialChannels: f.spatialChannels })));
+    .option('--cond-augment <p>', 'fraction of samples conditioned on degraded features (shrunk, smoothed, noised), as an MLLM regresses them (ours; 0 = the paper)', (v) => {
+      const p = Number(v);
+      if (!(p >= 0 && p <= 1)) throw new Error(`--cond-augment must be a number in 0..1, got '${v}'`);
+      return p;
+    }, 0)
+    .action(async (f: TrainFlags & { scale: number; spatialChannels: number; condAugment: number }) =>
+      report(`decoder f${f.scale}`, await trainDecoder({ ...recipeOptions(f), scale: f.scale, spatialChannels: f.spatialChannels, condAugment: f.condAugment })));
   common(train.command('mllm').description('stages 2-3: the MLLM, pretraining (t2i + i2t) or instruction tuning of one task family (needs clip)'))
     .requiredOption('--stage <stage>', 'pretrain | instruct', (v) => {
       if (v !== 'pretrain' && v !== 'instruct') throw new Error(`--stage must be pretrain or instruct, got '${v}'`);
@@ -98,10 +103,11 @@ export function registerTrainCommands(program: Command): void {
     })
     .option('--definitions', 't2i/pretrain: also give captions as the WordNet definitions of their names, so prompts of unseen words can be defined (our addition; kept on resume)')
     .option('--input-residual', 'edit/cond: regress the target as the input image\'s features plus a learned change (our addition; a new run from weights without it starts at "change nothing"; kept on resume)')
+    .option('--input-map', 'edit/cond/canny: the input residual through a learned linear map of the input\'s features, edge maps included (our addition; a new run starts the map at a ridge read-out and the head at zero; kept on resume)')
     .option('--slot-embedding', 'give the model a learned embedding per feature slot, so a slot being written finds the same slot of the input image (our addition; starts at zero, so it can be added to a trained run; kept on resume)')
-    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number; captionDropout?: number; init?: string; selfFeed?: number; selfFeedPasses?: number; slotEmbedding?: boolean; inputResidual?: boolean; definitions?: boolean }) =>
+    .action(async (f: TrainFlags & { stage: 'pretrain' | 'instruct'; task?: MllmTask; scaleWeights: 'emoji' | 'paper' | number[]; lr?: number; captionDropout?: number; init?: string; selfFeed?: number; selfFeedPasses?: number; slotEmbedding?: boolean; inputResidual?: boolean; inputMap?: boolean; definitions?: boolean }) =>
       report(`mllm ${f.stage}${f.task ? ` ${f.task}` : ''}`, await trainMllm({
-        ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr, captionDropout: f.captionDropout, init: f.init, selfFeed: f.selfFeed, selfFeedPasses: f.selfFeedPasses, slotEmbedding: f.slotEmbedding, inputResidual: f.inputResidual, definitions: f.definitions,
+        ...recipeOptions(f), stage: f.stage, task: f.task, scaleWeights: f.scaleWeights, lr: f.lr, captionDropout: f.captionDropout, init: f.init, selfFeed: f.selfFeed, selfFeedPasses: f.selfFeedPasses, slotEmbedding: f.slotEmbedding, inputResidual: f.inputResidual, inputMap: f.inputMap, definitions: f.definitions,
       })));
   train.command('from-bundle').description('start a runs folder from a model bundle\'s weights, to train on from a shipped model')
     .argument('[bundle]', 'model bundle', 'models/puma-emoji')

@@ -36,3 +36,11 @@ export const onesInit: Init = constant(1);
  * biases use the same bound.
  */
 export const fanInUniform = (fanIn: number): Init => uniform(1 / Math.sqrt(Math.max(fanIn, 1)));
+
+/** The identity matrix, for a square [n, n] weight (a Linear that starts as the identity map). */
+export const identityInit: Init = (t: Tensor) => {
+  const [r, c] = t.shape;
+  if (t.shape.length !== 2 || r !== c) throw new Error(`identityInit needs a square matrix, got [${t.shape.join(', ')}]`);
+  t.data.fill(0);
+  for (let i = 0; i < r; i++) t.data[i * c + i] = 1;
+};

@@ -253,6 +253,37 @@ test('residualSkipsEdgeMaps: an edge-map input is no residual base (only with th
   rowsClose(copy[4]!.toArray(), input.narrow(0, 0, 1).toArray(), 0, 'copy f4');
 });
 
+test('input map: the base is a learned map of the input, edge maps included; it starts as the identity and loads as one', () => {
+  const res = tinyModel(14, false, true);
+  const mapped = (() => { T.manualSeed(14); return new PumaMLLM({ ...tinyConfig(false, true), residualSkipsEdgeMaps: true, inputMap: true }); })();
+  const input = features(55), f = features(56), parts = edit(input, [7], f);
+  const edges = parts.map((p) => (p.kind === 'image' && p.role === 'input' ? { ...p, edgeMap: true } : p));
+  const pred = (m: PumaMLLM, ps: typeof parts) => T.noGrad(() => m.featurePredictions(m.forwardTeacher([ps]))!.pred.toArray());
+  // weights saved without a map load with the identity: the plain residual, and an edge map is a base too
+  mapped.input_map!.weight.data.fill(0.5);
+  mapped.loadStateDict(res.stateDict());
+  rowsClose(pred(mapped, parts), pred(res, parts), 1e-6, 'identity map = the residual');
+  rowsClose(pred(mapped, edges), pred(res, parts), 1e-6, 'an edge map is mapped, not skipped');
+  // a map W x + b: with the head at zero generation writes exactly the mapped input
+  const W = T.randn([C, C], { generator: new T.Generator(3) }), bias = T.randn([C], { generator: new T.Generator(4) });
+  mapped.input_map!.weight.data.set(W.toArray());
+  mapped.input_map!.bias!.data.set(bias.toArray());
+  for (const p of mapped.regression_head.parameters()) p.data.fill(0);
+  const want = T.matmul(input, W.transpose(0, 1)).add(bias);
+  rowsClose(pred(mapped, edges), want.toArray(), 1e-5, 'teacher-forced: the mapped input');
+  const out = mapped.generateImage(edges.slice(0, 3), { upToScale: 2 }), wantScales = splitCoarseToFine(want.unsqueeze(0));
+  for (const k of [2, 3, 4]) rowsClose(out[k]!.toArray(), wantScales[k].contiguous().toArray(), 1e-5, `generated f${k}`);
+  // the map trains: its gradient is not zero
+  mapped.loss([edges]).loss.backward();
+  assert.ok(mapped.input_map!.weight.grad!.toArray().some((v) => v !== 0), 'the map has a gradient');
+  // a fresh model starts at the identity; the config keeps the flag
+  const fresh = new PumaMLLM(mapped.config);
+  rowsClose(fresh.input_map!.weight.toArray(), Float32Array.from({ length: C * C }, (_, i) => (i % (C + 1) === 0 ? 1 : 0)), 0, 'identity at the start');
+  assert.ok(fresh.input_map!.bias!.toArray().every((v) => v === 0));
+  assert.equal(mllmConfigFromJson(JSON.parse(JSON.stringify(mllmConfigJson(mapped.config)))).inputMap, true);
+  assert.throws(() => res.loadStateDict(mapped.stateDict()), /unexpected:\n {2}input_map/);
+});
+
 test('generateImage stops after the requested scale', () => {
   const m = tinyModel(5);
   const all = m.generateImage([5, 6]);

@@ -32,6 +32,14 @@ export interface MllmConfig {
    */
   residualSkipsEdgeMaps?: boolean;
   /**
+   * A target image that follows an input image is regressed as a learned linear map of the
+   * input's features plus the head's output, slot by slot (`input_map`, [C, C] and a bias; our
+   * addition): the input residual through a map instead of the identity, edge maps included. A
+   * canny run starts the map at the ridge read-out of the image's features from its edge map's.
+   * Default false.
+   */
+  inputMap?: boolean;
+  /**
    * Its text-to-image captions were also given as the WordNet definitions of their names
    * (src/data/definitions.ts; our addition, standing in for the word knowledge of a pretrained
    * LLM), so a prompt with words no caption has is given to it as its definitions. Default false.
@@ -75,6 +83,7 @@ export function mllmConfigJson(c: Readonly<MllmConfig>): Record<string, unknown>
     ...(c.slotEmbedding ? { slot_embedding: true } : {}),
     ...(c.inputResidual ? { input_residual: true } : {}),
     ...(c.residualSkipsEdgeMaps ? { residual_skips_edge_maps: true } : {}),
+    ...(c.inputMap ? { input_map: true } : {}),
     ...(c.definitions ? { definitions: true } : {}),
     text_config: {
       model_type: 'llama', vocab_size: l.vocabSize, hidden_size: l.hiddenSize, intermediate_size: l.intermediateSize,
@@ -91,7 +100,7 @@ export function mllmConfigFromJson(raw: Record<string, unknown>): Readonly<MllmC
   if (raw.model_type !== 'puma_mllm') throw new Error(`not a PUMA MLLM config (model_type ${String(raw.model_type)})`);
   const projector = raw.projector_type as ProjectorType;
   if (projector !== 'linear' && projector !== 'mlp2x_gelu') throw new Error(`unknown projector_type '${String(projector)}'`);
-  for (const k of ['slot_embedding', 'input_residual', 'residual_skips_edge_maps']) {
+  for (const k of ['slot_embedding', 'input_residual', 'residual_skips_edge_maps', 'input_map']) {
     if (raw[k] !== undefined && typeof raw[k] !== 'boolean') throw new Error(`${k} must be true or false, got ${String(raw[k])}`);
   }
   const llm = llamaConfig(raw.text_config as Record<string, unknown>);
@@ -104,7 +113,7 @@ export function mllmConfigFromJson(raw: Record<string, unknown>): Readonly<MllmC
       bos: llm.bosTokenId, eos, imgStart: raw.image_start_token_id as number,
       imgEnd: raw.image_end_token_id as number, pad: raw.pad_token_id as number,
     }),
-    ...onlyTrue({ slotEmbedding: raw.slot_embedding === true, inputResidual: raw.input_residual === true, residualSkipsEdgeMaps: raw.residual_skips_edge_maps === true, definitions: raw.definitions === true }),
+    ...onlyTrue({ slotEmbedding: raw.slot_embedding === true, inputResidual: raw.input_residual === true, residualSkipsEdgeMaps: raw.residual_skips_edge_maps === true, inputMap: raw.input_map === true, definitions: raw.definitions === true }),
   });
 }
 
@@ -114,4 +123,4 @@ function onlyTrue(a: Additions): { [K in keyof Additions]?: true } {
 }
 
 /** Our additions to the paper's MLLM (all off by default). */
-type Additions = Pick<MllmConfig, 'slotEmbedding' | 'inputResidual' | 'residualSkipsEdgeMaps' | 'definitions'>;
+type Additions = Pick<MllmConfig, 'slotEmbedding' | 'inputResidual' | 'residualSkipsEdgeMaps' | 'inputMap' | 'definitions'>;

@@ -3,7 +3,7 @@
 // regression head on the hidden states. An image is `[IMG] f4 f3 f2 f1 f0 [/IMG]`, 341 feature
 // slots coarse to fine.
 import { LlamaForCausalLM, KVCache } from '../llama/model.js';
-import { Embedding, Linear, Module, assertLoadable, compareKeys, normal, reinit, zerosInit, type LoadResult } from '../../nn/index.js';
+import { Embedding, Linear, Module, assertLoadable, compareKeys, identityInit, normal, reinit, zerosInit, type LoadResult } from '../../nn/index.js';
 import {
   cat, crossEntropy, fromArray, gelu, keep, noGrad, tidy, type Generator, type Tensor,
 } from '../../tensor/index.js';
@@ -160,6 +160,9 @@ export interface ImageGeneration {
  * With config.inputResidual a target image after an input image is regressed as the input's
  * slot plus the head's output (our addition): "change nothing" is then the zero output, and a
  * slot's error in free-running generation no longer carries the whole image but only the change.
+ * With config.inputMap that base is `input_map` (a Linear [C, C], the identity at the start)
+ * of the input's slot, edge maps included: canny regresses the image as a linear read-out of its
+ * edge map plus a change.
  *
  * @example
  * const mllm = new PumaMLLM(smallMllmConfig(tok.vocabSize, tok.special, 128));
@@ -171,6 +174,7 @@ export class PumaMLLM extends Module {
   readonly projector: Linear | MlpProjector;
   readonly regression_head: Linear;
   readonly slot_embedding: Embedding | null;
+  readonly input_map: Linear | null;
   /** alpha_k of the feature loss, f0..f4 (training only; the paper's by default). */
   scaleWeights: readonly number[] = SCALE_WEIGHTS;
 
@@ -182,6 +186,7 @@ export class PumaMLLM extends Module {
       ? new Linear(config.featureDim, h) : new MlpProjector(config.featureDim, h));
     this.regression_head = this.module('regression_head', new Linear(h, config.featureDim));
     this.slot_embedding = config.slotEmbedding ? this.module('slot_embedding', new Embedding(IMAGE_SLOTS, h)) : null;
+    this.input_map = config.inputMap ? this.module('input_map', new Linear(config.featureDim, config.featureDim)) : null;
     // transformers' LlamaPreTrainedModel init (initializer_range 0.02) for a backbone trained
     // from scratch; norms stay at 1. Built under deferInit to be loaded, none of it is drawn.
     for (const [name, p] of this.llm.namedParameters()) if (!/norm\.weight$/.test(name)) reinit(p, normal(0.02));
@@ -189,21 +194,33 @@ export class PumaMLLM extends Module {
     reinit(this.regression_head.weight, normal(0.02));
     reinit(this.regression_head.bias!, zerosInit);
     if (this.slot_embedding) reinit(this.slot_embedding.weight, zerosInit);
+    if (this.input_map) {
+      reinit(this.input_map.weight, identityInit);
+      reinit(this.input_map.bias!, zerosInit);
+    }
   }
 
   /**
-   * As Module.loadStateDict, but weights without `slot_embedding` (saved before it existed) load
-   * with the table at zero, the model they were trained as.
+   * As Module.loadStateDict, but weights saved before an addition existed load into it as the
+   * model they were trained as: without `slot_embedding` the table is zero, without `input_map`
+   * the map is the identity.
    */
   override loadStateDict(dict: ReadonlyMap<string, Tensor> | Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
     const entries = dict instanceof Map ? dict : new Map(Object.entries(dict));
-    if (!this.slot_embedding || entries.has('slot_embedding.weight')) return super.loadStateDict(entries, opts);
+    const absent = [
+      ...(this.slot_embedding && !entries.has('slot_embedding.weight') ? ['slot_embedding.weight'] : []),
+      ...(this.input_map && !entries.has('input_map.weight') ? ['input_map.weight', 'input_map.bias'] : []),
+    ];
+    if (!absent.length) return super.loadStateDict(entries, opts);
     const provided = new Map([...entries].map(([k, t]) => [k, t.shape] as [string, readonly number[]]));
     const r = compareKeys(this.shapeMap(), provided, this.ignorePatterns());
-    const result = { ...r, missing: r.missing.filter((k) => k !== 'slot_embedding.weight') };
+    const result = { ...r, missing: r.missing.filter((k) => !absent.includes(k)) };
     assertLoadable(result, opts.strict ?? true);
     super.loadStateDict(entries, { strict: false });
-    noGrad(() => this.slot_embedding!.weight.data.fill(0));
+    noGrad(() => {
+      if (absent.includes('slot_embedding.weight')) this.slot_embedding!.weight.data.fill(0);
+      if (absent.includes('input_map.weight')) { identityInit(this.input_map!.weight); this.input_map!.bias!.data.fill(0); }
+    });
     return result;
   }
 
@@ -316,12 +333,14 @@ export class PumaMLLM extends Module {
   /**
    * With inputResidual: the features [341, C] a target after these images adds its regression to
    * (the last input image's), else null; null too when that input is an edge map and the config
-   * has residualSkipsEdgeMaps.
+   * has residualSkipsEdgeMaps. With inputMap: input_map of the last input image's features,
+   * edge maps included.
    */
   private residualBase(before: readonly { role: 'input' | 'target'; features: Tensor; edgeMap?: boolean }[]): Tensor | null {
-    if (!this.config.inputResidual) return null;
+    if (!this.config.inputResidual && !this.input_map) return null;
     for (let j = before.length - 1; j >= 0; j--) {
       if (before[j].role !== 'input') continue;
+      if (this.input_map) return this.input_map.forward(before[j].features);
       return before[j].edgeMap && this.config.residualSkipsEdgeMaps ? null : before[j].features;
     }
     return null;
@@ -395,7 +414,9 @@ export class PumaMLLM extends Module {
     const caches = branches.map(() => new KVCache(this.config.llm.numHiddenLayers));
     const slots: Tensor[] = [];
     // with inputResidual, each branch's regression of slot i adds slot i of its last input image
-    const bases = branches.map((parts) => this.residualBase(parts.flatMap((p) => (p.kind === 'image' ? [p] : []))));
+    const bases = branches.map((parts) => noGrad(() => this.residualBase(parts.flatMap((p) => (p.kind === 'image' ? [p] : [])))));
+    // a mapped base is a new tensor of ours (the plain residual's is the caller's input)
+    const ownBases = this.input_map ? bases.map((x) => (x ? keep(x) : null)) : [];
     const regress = (h: Tensor, b: number, i: number): Tensor => {
       const f = this.regression_head.forward(h), base = bases[b];
       return base ? f.add(base.narrow(0, i, 1).unsqueeze(0)) : f;
@@ -423,6 +444,7 @@ export class PumaMLLM extends Module {
     } finally {
       for (const c of caches) c.dispose();
       feed?.dispose();
+      for (const x of ownBases) x?.dispose();
     }
     const seq = cat(slots, 1);
     for (const s of slots) s.dispose();

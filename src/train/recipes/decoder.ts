@@ -12,6 +12,7 @@ import { linearDecay } from '../../nn/schedule.js';
 import * as T from '../../tensor/index.js';
 import { runTraining, type RunResult } from '../run.js';
 import type { RecipeOptions } from './common.js';
+import { augmentFeatures, drawAugment, featureStats, type FeatureStats } from './cond-augment.js';
 import { featureCache, gatherRows, loadFrozenStack, scaleFeatures, type FeatureCache } from './stack.js';
 
 export const NULL_CONDITION_RATE = 0.1;
@@ -52,7 +53,12 @@ export function oneStepProbe(dec: PumaDecoder, cache: FeatureCache, ids: number[
   }));
 }
 
-export async function trainDecoder(o: RecipeOptions & { scale: number; spatialChannels?: number }): Promise<RunResult> {
+/** Scale-k statistics of up to 2048 training images, for the conditioning augmentation. */
+function trainStats(cache: FeatureCache, train: readonly number[], k: number): FeatureStats {
+  return T.tidy(() => featureStats(scaleFeatures(cache, train.filter((_, i) => i % Math.ceil(train.length / 2048) === 0), k)));
+}
+
+export async function trainDecoder(o: RecipeOptions & { scale: number; spatialChannels?: number; condAugment?: number }): Promise<RunResult> {
   const k = o.scale;
   if (!Number.isInteger(k) || k < 0 || k > 4) throw new Error(`--scale must be 0..4, got ${k}`);
   const world = loadEmojiWorld(o.data);
@@ -69,6 +75,9 @@ export async function trainDecoder(o: RecipeOptions & { scale: number; spatialCh
   const abar = cumprodAlphas(makeBetas(sched));
   const train = world.imagesIn('train').map((i) => i.id);
   const probeIds = world.imagesIn('val').slice(0, 32).map((i) => i.id);
+  const augment = o.condAugment ?? 0;
+  if (!(augment >= 0 && augment <= 1)) throw new Error(`--cond-augment must be in 0..1, got ${augment}`);
+  const stats = augment > 0 ? trainStats(cache, train, k) : null;
   // PUMA: AdamW, lr 8e-5 peak with linear decay at batch 1024; a small model from scratch at
   // batch 16 trains with a larger rate.
   const opt = new AdamW(dec.parameters(), { lr: 4e-4, weightDecay: 0.01 });
@@ -83,7 +92,9 @@ export async function trainDecoder(o: RecipeOptions & { scale: number; spatialCh
       const noise = T.randn(x0.shape, { generator: rng }).add(T.randn([B, 4, 1, 1], { generator: rng }).mul(NOISE_OFFSET));
       const ts = ids.map(() => rng.randint(0, sched.numTrainTimesteps));
       const xt = addNoiseVP(abar, x0, noise, ts);
-      const eps = dec.forward(xt, ts, conditionBatch(cache, ids, k, drop), drop.map((d) => (d ? 0 : 1)));
+      let cond = conditionBatch(cache, ids, k, drop);
+      if (stats) cond = augmentFeatures(cond, stats, drop.map((d) => (!d && rng.uniform() < augment ? drawAugment(rng) : null)), rng);
+      const eps = dec.forward(xt, ts, cond, drop.map((d) => (d ? 0 : 1)));
       const loss = T.mseLoss(eps, noise);
       loss.backward();
       return { loss: loss.item() };

@@ -17,6 +17,7 @@ import { coarseToFine, MultiGranularEncoder, SCALE_TOKENS } from '../../models/p
 import { EMOJI_SCALE_WEIGHTS, IMAGE_SLOTS, PumaMLLM, SCALE_OFFSETS, SCALE_WEIGHTS, type MllmPart } from '../../models/puma/mllm.js';
 import { mllmConfigFromJson, mllmConfigJson, smallMllmConfig, type MllmConfig } from '../../models/puma/mllm-config.js';
 import { AdamW } from '../../nn/optim.js';
+import { RidgeAccumulator } from '../../nn/ridge.js';
 import { warmupCosine } from '../../nn/schedule.js';
 import * as T from '../../tensor/index.js';
 import { latestCheckpoint, loadRunWeights, runTraining, type Metrics, type RunResult } from '../run.js';
@@ -80,6 +81,14 @@ export interface MllmRecipeOptions extends RecipeOptions {
    */
   inputResidual?: boolean;
   /**
+   * edit, cond and canny: the input residual through a learned linear map of the input's features
+   * (PumaMLLM's input_map; our addition), edge maps included. A new run starts the map at the
+   * ridge read-out of the targets' features from their inputs' (fitted on 512 training samples)
+   * and the head at zero, so it starts as that read-out. A run keeps what its config says when
+   * this is not given.
+   */
+  inputMap?: boolean;
+  /**
    * t2i and pretrain: 2 in 9 captions are the WordNet definitions of the name (MllmConfig's
    * definitions; our addition). A run keeps what its config (or, new, the one it starts from) says when this is not given.
    */
@@ -88,6 +97,8 @@ export interface MllmRecipeOptions extends RecipeOptions {
 
 /** The stages whose output is determined by their input image: the input residual applies. */
 const IMAGE_TO_IMAGE: readonly MllmTask[] = ['edit', 'cond'];
+/** The stages whose target follows an input image: the input map applies. */
+const MAPPED: readonly MllmTask[] = [...IMAGE_TO_IMAGE, 'canny'];
 /** The stages whose target image generation writes slot after slot: self-feed and the free-running val error apply. */
 const WRITES_IMAGES: readonly MllmTask[] = ['t2i', ...IMAGE_TO_IMAGE, 'canny'];
 
@@ -114,7 +125,7 @@ function savedMllmConfig(dir: string): Readonly<MllmConfig> | null {
  * relearned: start a new run with --init from it). A new residual run takes edge maps as no
  * residual base (residualSkipsEdgeMaps); a resumed one keeps what it was trained with.
  */
-function runAdditions(dir: string, saved: Readonly<MllmConfig> | null, o: MllmRecipeOptions, fromConfig: Readonly<MllmConfig> | null): { slotEmbedding: boolean; inputResidual: boolean; residualSkipsEdgeMaps: boolean } {
+function runAdditions(dir: string, saved: Readonly<MllmConfig> | null, o: MllmRecipeOptions, fromConfig: Readonly<MllmConfig> | null): { slotEmbedding: boolean; inputResidual: boolean; residualSkipsEdgeMaps: boolean; inputMap: boolean } {
   // a new run keeps the slot embedding of the weights it starts from
   const had = { slotEmbedding: (saved ?? fromConfig)?.slotEmbedding === true, inputResidual: saved?.inputResidual === true };
   if (o.slotEmbedding === false && had.slotEmbedding) throw new Error(`${dir} was trained with the slot embedding; it cannot be dropped (start a new run)`);
@@ -124,7 +135,12 @@ function runAdditions(dir: string, saved: Readonly<MllmConfig> | null, o: MllmRe
   const inputResidual = o.inputResidual ?? had.inputResidual;
   // edge maps are no residual base in new runs; a resumed run keeps what it was trained with
   const residualSkipsEdgeMaps = inputResidual && (saved ? saved.residualSkipsEdgeMaps === true : true);
-  return { slotEmbedding: o.slotEmbedding ?? had.slotEmbedding, inputResidual, residualSkipsEdgeMaps };
+  const hadMap = (saved ?? fromConfig)?.inputMap === true;
+  if (saved && o.inputMap !== undefined && o.inputMap !== hadMap) {
+    throw new Error(`${dir} was trained ${hadMap ? 'with' : 'without'} the input map; start a new run (--init <that run folder>) to change it`);
+  }
+  if (o.inputMap === false && hadMap) throw new Error('the weights this run starts from have an input map; it cannot be dropped');
+  return { slotEmbedding: o.slotEmbedding ?? had.slotEmbedding, inputResidual, residualSkipsEdgeMaps, inputMap: o.inputMap ?? hadMap };
 }
 
 /** t2i's default caption dropout, the share diffusion models usually train their unconditional branch with. */
@@ -378,6 +394,36 @@ export function loadTrainedMllm(dir: string): PumaMLLM {
   return mllm.eval();
 }
 
+/** Rows of the input map's ridge fit: slots of an input image and of the target after it. */
+const INPUT_MAP_SAMPLES = 512;
+
+/**
+ * Sets the MLLM's input_map to the ridge regression (with a bias) of each target slot's features
+ * from the same slot of the input image before it, over training samples of the stage.
+ */
+function fitInputMap(mllm: PumaMLLM, world: EmojiWorld, stage: MllmTask, tok: PumaTokenizer, encoder: MultiGranularEncoder, opts: SampleOptions): void {
+  const c = mllm.config.featureDim, acc = new RidgeAccumulator(c + 1, c);
+  process.stderr.write(`mllm-${stage}: fitting the input map on ${INPUT_MAP_SAMPLES} training samples\n`);
+  for (let s = 0; s < INPUT_MAP_SAMPLES; s += 8) {
+    T.tidy(() => {
+      for (const parts of samplesToParts(drawSamples(world, stage, 'train', 8, `input-map:${s}`, 0, opts), tok, encoder, world)) {
+        const images = parts.flatMap((p) => (p.kind === 'image' ? [p] : []));
+        const t = images.findIndex((p) => p.role === 'target'), input = images.slice(0, t).reverse().find((p) => p.role === 'input');
+        if (t < 0 || !input) continue;
+        const x = input.features.toArray() as Float32Array, rows = x.length / c, xb = new Float32Array(rows * (c + 1));
+        for (let r = 0; r < rows; r++) { xb.set(x.subarray(r * c, (r + 1) * c), r * (c + 1)); xb[r * (c + 1) + c] = 1; }
+        acc.add(xb, images[t].features.toArray(), rows);
+      }
+    });
+  }
+  const w = acc.solve(1e-2 * acc.rows);
+  T.noGrad(() => {
+    const weight = mllm.input_map!.weight.data, bias = mllm.input_map!.bias!.data;
+    // Linear's weight is [out, in]: weight[o][i] = w[i][o]; the bias is the last row of w
+    for (let o = 0; o < c; o++) { for (let i = 0; i < c; i++) weight[o * c + i] = w[i * c + o]; bias[o] = w[c * c + o]; }
+  });
+}
+
 /**
  * `puma train mllm --stage pretrain` or `--stage instruct --task t2i|edit|cond|canny|understand`.
  *
@@ -397,6 +443,7 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   if (!(captionDropout >= 0 && captionDropout < 1)) throw new Error(`--caption-dropout must be in [0, 1), got ${o.captionDropout}`);
   if (o.selfFeed !== undefined && !WRITES_IMAGES.includes(stage as MllmTask)) throw new Error(`--self-feed is for --task ${WRITES_IMAGES.join('|')} only`);
   if (o.inputResidual && !IMAGE_TO_IMAGE.includes(stage as MllmTask)) throw new Error(`--input-residual is for --task ${IMAGE_TO_IMAGE.join('|')} only`);
+  if (o.inputMap && !MAPPED.includes(stage as MllmTask)) throw new Error(`--input-map is for --task ${MAPPED.join('|')} only`);
   const selfFeed = o.selfFeed ?? 0;
   if (!(selfFeed >= 0 && selfFeed <= 1)) throw new Error(`--self-feed must be in [0, 1], got ${o.selfFeed}`);
   const selfFeedPasses = o.selfFeedPasses ?? 1;
@@ -425,7 +472,7 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   if (o.definitions && !withCaptions) throw new Error('--definitions is for --stage pretrain and --task t2i only');
   const definitions = withCaptions && (o.definitions ?? (saved?.config ?? fromConfig)?.definitions === true);
   const additions = { ...runAdditions(dir, saved?.config ?? null, o, fromConfig), definitions };
-  const { slotEmbedding, inputResidual } = additions;
+  const { slotEmbedding, inputResidual, inputMap } = additions;
   const sampleOpts: SampleOptions = { definitions };
   const config = smallMllmConfig(tok.vocabSize, tok.special, encoder.featureDim, additions);
   const mllm = new PumaMLLM(config);
@@ -433,7 +480,9 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
     if (!latestCheckpoint(from)) throw new Error(fromRun ? `--init ${init}: no checkpoint there` : `no ${init} MLLM in ${from}: run \`puma train mllm ${init === 'pretrain' ? '--stage pretrain' : `--stage instruct --task ${init}`}\` first`);
     loadRunWeights(from, { mllm });
     // a head trained to write the target whole now writes the change: it starts at "change nothing"
-    if (inputResidual && !fromConfig?.inputResidual) T.noGrad(() => { for (const p of mllm.regression_head.parameters()) p.data.fill(0); });
+    if ((inputResidual && !fromConfig?.inputResidual) || (inputMap && !fromConfig?.inputMap)) T.noGrad(() => { for (const p of mllm.regression_head.parameters()) p.data.fill(0); });
+    // a new map starts at the ridge read-out of the targets from their inputs
+    if (inputMap && !fromConfig?.inputMap) fitInputMap(mllm, world, stage as MllmTask, tok, encoder, sampleOpts);
   } else if (!resumed) {
     mllm.setFeatureMean(featureMean(encoder, world));
   }
@@ -442,9 +491,9 @@ export async function trainMllm(o: MllmRecipeOptions): Promise<RunResult> {
   mllm.scaleWeights = resolveScaleWeights(o.scaleWeights);
   mkdirSync(dir, { recursive: true });
   writeConfigJson(join(dir, 'config.json'), mllmConfigJson(config), {
-    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' || captionDropout ? { captionDropout } : {}), ...(o.stage === 'instruct' ? { init: recordedInit ?? init } : {}), ...(selfFeed ? { selfFeed, selfFeedPasses } : {}), ...(slotEmbedding ? { slotEmbedding, slotLr: SLOT_LR_FACTOR * lr.llm } : {}), ...(inputResidual ? { inputResidual } : {}), ...(definitions ? { definitions } : {}) },
+    recipe: { stage: o.stage, task: o.task ?? null, steps, batch: B, seed, lr, scaleWeightsF4toF0: [...mllm.scaleWeights].reverse(), ...(stage === 't2i' || captionDropout ? { captionDropout } : {}), ...(o.stage === 'instruct' ? { init: recordedInit ?? init } : {}), ...(selfFeed ? { selfFeed, selfFeedPasses } : {}), ...(slotEmbedding ? { slotEmbedding, slotLr: SLOT_LR_FACTOR * lr.llm } : {}), ...(inputResidual ? { inputResidual } : {}), ...(inputMap ? { inputMap } : {}), ...(definitions ? { definitions } : {}) },
   });
-  const adapters = [...mllm.projector.parameters(), ...mllm.regression_head.parameters()];
+  const adapters = [...mllm.projector.parameters(), ...mllm.regression_head.parameters(), ...(mllm.input_map?.parameters() ?? [])];
   const opt = new AdamW([
     { params: adapters, lr: lr.adapters, name: 'projector+head' },
     { params: mllm.llm.parameters(), lr: lr.llm, name: 'llm' },
